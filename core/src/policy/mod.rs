@@ -1,0 +1,1 @@
+//! Small sans-IO policies.

@@ -1,0 +1,412 @@
+//! Frames (PROTOCOL §2): one JSON object per line, discriminated by `type`.
+
+use serde::ser::SerializeMap;
+use serde_json::Value;
+
+use super::json::{Extra, FieldError, Object, Reader, Writer};
+use super::repair::repair_lone_surrogates;
+use super::{ActionResult, Descriptor, DiagnosticKind, Forward, MessageEvent, OutboundAction};
+
+/// Which way a frame travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Connector → gateway.
+    ToGateway,
+    /// Gateway → connector.
+    ToConnector,
+}
+
+macro_rules! frame_types {
+    ($($variant:ident => $name:literal, $dir:ident;)*) => {
+        /// The `type` of a frame.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum FrameType {
+            $(
+                #[doc = concat!("`", $name, "`")]
+                $variant,
+            )*
+        }
+
+        impl FrameType {
+            /// Every frame type.
+            pub const ALL: &'static [FrameType] = &[$(FrameType::$variant,)*];
+
+            /// The wire name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(FrameType::$variant => $name,)*
+                }
+            }
+
+            /// Which way frames of this type travel.
+            pub fn direction(self) -> Direction {
+                match self {
+                    $(FrameType::$variant => Direction::$dir,)*
+                }
+            }
+
+            /// The type with this wire name.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some(FrameType::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+frame_types! {
+    Hello => "hello", ToConnector;
+    Descriptor => "descriptor", ToGateway;
+    Inbound => "inbound", ToGateway;
+    Outbound => "outbound", ToConnector;
+    OutboundResult => "outbound_result", ToGateway;
+    Interrupt => "interrupt", ToConnector;
+    InterruptInbound => "interrupt_inbound", ToGateway;
+    PassthroughForward => "passthrough_forward", ToGateway;
+    GoingIdle => "going_idle", ToConnector;
+    GoingIdleAck => "going_idle_ack", ToGateway;
+    InboundAck => "inbound_ack", ToConnector;
+}
+
+/// `hello`: a gateway announces one identity it fronts.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Hello {
+    /// Platform of the identity.
+    pub platform: String,
+    /// Bot id of the identity (may be `""`).
+    pub bot_id: String,
+    /// Slash commands to register (ext, Discord only).
+    pub command_manifest: Option<Vec<Value>>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// `descriptor`: the connector's answer to one `hello`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescriptorFrame {
+    /// The capabilities.
+    pub descriptor: Descriptor,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// `inbound`: an event for the gateway, live or (with `buffer_id`) from the backlog.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Inbound {
+    /// The event.
+    pub event: MessageEvent,
+    /// Backlog entry to acknowledge with `inbound_ack`.
+    pub buffer_id: Option<String>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// `outbound`: a request from the gateway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbound {
+    /// Correlates the `outbound_result`.
+    pub request_id: String,
+    /// What to do.
+    pub action: OutboundAction,
+    /// Identity the action is for (ext); untagged goes to the first identity.
+    pub platform: Option<String>,
+    /// Identity the action is for (ext).
+    pub bot_id: Option<String>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// `outbound_result`: the connector's answer to one `outbound`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OutboundResult {
+    /// The request answered.
+    pub request_id: String,
+    /// The answer.
+    pub result: ActionResult,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// `interrupt`: the gateway asks to stop a session's turn.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Interrupt {
+    /// The session.
+    pub session_key: String,
+    /// Why; the key is always written, `null` when absent.
+    pub reason: Option<String>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// `interrupt_inbound`: the connector asks the gateway to stop a session's turn.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InterruptInbound {
+    /// The session.
+    pub session_key: String,
+    /// The chat it happened in.
+    pub chat_id: String,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// `passthrough_forward`: a webhook forwarded to the gateway (ext).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PassthroughForward {
+    /// The request.
+    pub forward: Forward,
+    /// Backlog entry to acknowledge with `inbound_ack`.
+    pub buffer_id: Option<String>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// `inbound_ack`: the gateway took custody of a buffered frame (ext).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InboundAck {
+    /// The backlog entry.
+    pub buffer_id: String,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// One frame of the protocol.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Frame {
+    /// `hello` (G→C)
+    Hello(Hello),
+    /// `descriptor` (C→G)
+    Descriptor(DescriptorFrame),
+    /// `inbound` (C→G)
+    Inbound(Inbound),
+    /// `outbound` (G→C)
+    Outbound(Outbound),
+    /// `outbound_result` (C→G)
+    OutboundResult(OutboundResult),
+    /// `interrupt` (G→C)
+    Interrupt(Interrupt),
+    /// `interrupt_inbound` (C→G)
+    InterruptInbound(InterruptInbound),
+    /// `passthrough_forward` (C→G, ext)
+    PassthroughForward(PassthroughForward),
+    /// `going_idle` (G→C, ext); only unknown keys.
+    GoingIdle(Extra),
+    /// `going_idle_ack` (C→G, ext); only unknown keys.
+    GoingIdleAck(Extra),
+    /// `inbound_ack` (G→C, ext)
+    InboundAck(InboundAck),
+}
+
+/// Why a line did not decode to a frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {detail}")]
+pub struct FrameError {
+    /// The diagnostic kind.
+    pub kind: DiagnosticKind,
+    /// The frame type, when the line got far enough to name a known one.
+    pub frame_type: Option<FrameType>,
+    /// Human-readable detail.
+    pub detail: String,
+}
+
+impl FrameError {
+    fn new(kind: DiagnosticKind, frame_type: Option<FrameType>, detail: impl Into<String>) -> Self {
+        Self { kind, frame_type, detail: detail.into() }
+    }
+}
+
+impl Frame {
+    /// This frame's type.
+    pub fn frame_type(&self) -> FrameType {
+        match self {
+            Self::Hello(_) => FrameType::Hello,
+            Self::Descriptor(_) => FrameType::Descriptor,
+            Self::Inbound(_) => FrameType::Inbound,
+            Self::Outbound(_) => FrameType::Outbound,
+            Self::OutboundResult(_) => FrameType::OutboundResult,
+            Self::Interrupt(_) => FrameType::Interrupt,
+            Self::InterruptInbound(_) => FrameType::InterruptInbound,
+            Self::PassthroughForward(_) => FrameType::PassthroughForward,
+            Self::GoingIdle(_) => FrameType::GoingIdle,
+            Self::GoingIdleAck(_) => FrameType::GoingIdleAck,
+            Self::InboundAck(_) => FrameType::InboundAck,
+        }
+    }
+
+    /// Decodes one line (without its `\n`; a trailing `\r` is tolerated).
+    ///
+    /// With `expect`, a known frame travelling the other way is refused as
+    /// [`DiagnosticKind::WrongDirection`] before its fields are read.
+    ///
+    /// ```
+    /// use relay_core::wire::{Direction, Frame};
+    /// let frame = Frame::decode(br#"{"type": "hello", "platform": "discord", "botId": "b1"}"#, None).unwrap();
+    /// assert_eq!(frame.encode(), b"{\"type\":\"hello\",\"platform\":\"discord\",\"botId\":\"b1\"}\n");
+    /// let err = Frame::decode(br#"{"type":"hello","platform":"x","botId":""}"#, Some(Direction::ToGateway)).unwrap_err();
+    /// assert_eq!(err.kind.as_str(), "wrong_direction");
+    /// ```
+    pub fn decode(line: &[u8], expect: Option<Direction>) -> Result<Self, FrameError> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let text = std::str::from_utf8(line)
+            .map_err(|e| FrameError::new(DiagnosticKind::InvalidUtf8, None, e.to_string()))?;
+        let value: Value = serde_json::from_str(&repair_lone_surrogates(text))
+            .map_err(|e| FrameError::new(DiagnosticKind::InvalidJson, None, e.to_string()))?;
+        let Value::Object(mut object) = value else {
+            return Err(FrameError::new(DiagnosticKind::NotAnObject, None, "a frame must be a JSON object"));
+        };
+        let frame_type = match object.remove("type") {
+            Some(Value::String(name)) => FrameType::from_name(&name).ok_or_else(|| {
+                FrameError::new(DiagnosticKind::UnknownType, None, format!("unknown frame type {name:?}"))
+            })?,
+            Some(other) if !other.is_null() => {
+                return Err(FrameError::new(DiagnosticKind::MissingType, None, "`type` is not a string"));
+            }
+            _ => return Err(FrameError::new(DiagnosticKind::MissingType, None, "no `type`")),
+        };
+        if let Some(expected) = expect.filter(|d| *d != frame_type.direction()) {
+            let detail = format!("`{}` does not travel {}", frame_type.as_str(), direction_text(expected));
+            return Err(FrameError::new(DiagnosticKind::WrongDirection, Some(frame_type), detail));
+        }
+        Self::from_fields(frame_type, object)
+            .map_err(|e| FrameError::new(DiagnosticKind::BadField, Some(frame_type), e.to_string()))
+    }
+
+    fn from_fields(frame_type: FrameType, object: Object) -> Result<Self, FieldError> {
+        let mut r = Reader::new(object);
+        let frame = match frame_type {
+            FrameType::Hello => Self::Hello(Hello {
+                platform: r.required_string("platform")?,
+                bot_id: r.required_string("botId")?,
+                command_manifest: r.list("command_manifest")?,
+                extra: r.finish(),
+            }),
+            FrameType::Descriptor => Self::Descriptor(DescriptorFrame {
+                descriptor: Descriptor::from_object(r.required_object("descriptor")?)
+                    .map_err(|e| e.within("descriptor"))?,
+                extra: r.finish(),
+            }),
+            FrameType::Inbound => Self::Inbound(Inbound {
+                event: MessageEvent::from_object(r.required_object("event")?).map_err(|e| e.within("event"))?,
+                buffer_id: r.string("bufferId")?,
+                extra: r.finish(),
+            }),
+            FrameType::Outbound => Self::Outbound(Outbound {
+                request_id: r.required_string("requestId")?,
+                action: OutboundAction::from_object(r.required_object("action")?)
+                    .map_err(|e| e.within("action"))?,
+                platform: r.string("platform")?,
+                bot_id: r.string("botId")?,
+                extra: r.finish(),
+            }),
+            FrameType::OutboundResult => Self::OutboundResult(OutboundResult {
+                request_id: r.required_string("requestId")?,
+                result: ActionResult::from_object(r.required_object("result")?).map_err(|e| e.within("result"))?,
+                extra: r.finish(),
+            }),
+            FrameType::Interrupt => Self::Interrupt(Interrupt {
+                session_key: r.required_string("session_key")?,
+                reason: r.string("reason")?,
+                extra: r.finish(),
+            }),
+            FrameType::InterruptInbound => Self::InterruptInbound(InterruptInbound {
+                session_key: r.required_string("session_key")?,
+                chat_id: r.required_id("chat_id")?,
+                extra: r.finish(),
+            }),
+            FrameType::PassthroughForward => Self::PassthroughForward(PassthroughForward {
+                forward: Forward::from_object(r.required_object("forward")?).map_err(|e| e.within("forward"))?,
+                buffer_id: r.string("bufferId")?,
+                extra: r.finish(),
+            }),
+            FrameType::GoingIdle => Self::GoingIdle(r.finish()),
+            FrameType::GoingIdleAck => Self::GoingIdleAck(r.finish()),
+            FrameType::InboundAck => Self::InboundAck(InboundAck {
+                buffer_id: r.required_string("bufferId")?,
+                extra: r.finish(),
+            }),
+        };
+        Ok(frame)
+    }
+
+    fn write<M: SerializeMap>(&self, w: &mut Writer<M>) -> Result<(), M::Error> {
+        const TYPE: &[&str] = &["type"];
+        w.field("type", self.frame_type().as_str())?;
+        match self {
+            Self::Hello(f) => {
+                w.field("platform", &f.platform)?
+                    .field("botId", &f.bot_id)?
+                    .opt("command_manifest", &f.command_manifest)?
+                    .extra(&f.extra, &["type", "platform", "botId", "command_manifest"])?;
+            }
+            Self::Descriptor(f) => {
+                w.field("descriptor", &f.descriptor)?.extra(&f.extra, &["type", "descriptor"])?;
+            }
+            Self::Inbound(f) => {
+                w.field("event", &f.event)?.opt("bufferId", &f.buffer_id)?.extra(&f.extra, &["type", "event", "bufferId"])?;
+            }
+            Self::Outbound(f) => {
+                w.field("requestId", &f.request_id)?
+                    .field("action", &f.action)?
+                    .opt("platform", &f.platform)?
+                    .opt("botId", &f.bot_id)?
+                    .extra(&f.extra, &["type", "requestId", "action", "platform", "botId"])?;
+            }
+            Self::OutboundResult(f) => {
+                w.field("requestId", &f.request_id)?.field("result", &f.result)?.extra(&f.extra, &["type", "requestId", "result"])?;
+            }
+            Self::Interrupt(f) => {
+                w.field("session_key", &f.session_key)?
+                    .field("reason", &f.reason)?
+                    .extra(&f.extra, &["type", "session_key", "reason"])?;
+            }
+            Self::InterruptInbound(f) => {
+                w.field("session_key", &f.session_key)?
+                    .field("chat_id", &f.chat_id)?
+                    .extra(&f.extra, &["type", "session_key", "chat_id"])?;
+            }
+            Self::PassthroughForward(f) => {
+                w.field("forward", &f.forward)?.opt("bufferId", &f.buffer_id)?.extra(&f.extra, &["type", "forward", "bufferId"])?;
+            }
+            Self::GoingIdle(extra) | Self::GoingIdleAck(extra) => {
+                w.extra(extra, TYPE)?;
+            }
+            Self::InboundAck(f) => {
+                w.field("bufferId", &f.buffer_id)?.extra(&f.extra, &["type", "bufferId"])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends this frame as compact JSON plus `\n` to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        // Writing to a Vec cannot fail, and every wire type (including the
+        // `serde_json::Value`s in `extra`) has a JSON representation.
+        serde_json::to_writer(&mut *out, self).expect("wire frames always serialize");
+        out.push(b'\n');
+    }
+
+    /// This frame as compact JSON plus `\n`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        self.encode_into(&mut out);
+        out
+    }
+}
+
+fn direction_text(d: Direction) -> &'static str {
+    match d {
+        Direction::ToGateway => "connector → gateway",
+        Direction::ToConnector => "gateway → connector",
+    }
+}
+
+impl serde::Serialize for Frame {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut w = Writer::new(s.serialize_map(None)?);
+        self.write(&mut w)?;
+        w.end()
+    }
+}

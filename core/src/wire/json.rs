@@ -1,0 +1,279 @@
+//! Lenient JSON object reading and ordered object writing shared by every wire type.
+//!
+//! Reading follows PROTOCOL §1 and §4: explicit `null` counts as absent, known
+//! keys are taken out of the object, and whatever is left over is kept as
+//! [`Extra`] so it survives decode → encode.
+
+use serde::ser::SerializeMap;
+use serde_json::{Map, Value};
+
+/// Keys a wire type does not know, kept verbatim so a decode → encode round trip loses nothing.
+pub type Extra = Map<String, Value>;
+
+/// A JSON object (`metadata` fields and similar free-form maps).
+pub type Object = Map<String, Value>;
+
+/// A known field that is missing or has the wrong type (diagnostic `bad_field`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {problem}")]
+pub struct FieldError {
+    /// Dotted path of the field inside the frame, e.g. `event.source.chat_id`.
+    pub path: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl FieldError {
+    pub(crate) fn new(field: &str, problem: impl Into<String>) -> Self {
+        Self { path: field.to_owned(), problem: problem.into() }
+    }
+
+    /// Prefixes the path with the name of the enclosing field.
+    pub(crate) fn within(mut self, parent: &str) -> Self {
+        self.path = format!("{parent}.{}", self.path);
+        self
+    }
+}
+
+/// The JSON type of a value, as named in error messages.
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn mistyped(field: &str, expected: &str, got: &Value) -> FieldError {
+    FieldError::new(field, format!("expected {expected}, got {}", type_name(got)))
+}
+
+/// Takes known fields out of a JSON object; what remains becomes [`Extra`].
+pub(crate) struct Reader {
+    object: Object,
+}
+
+impl Reader {
+    pub(crate) fn new(object: Object) -> Self {
+        Self { object }
+    }
+
+    /// Removes `key`; `null` reads as absent.
+    pub(crate) fn take(&mut self, key: &str) -> Option<Value> {
+        self.object.remove(key).filter(|v| !v.is_null())
+    }
+
+    pub(crate) fn string(&mut self, key: &str) -> Result<Option<String>, FieldError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(mistyped(key, "a string", &other)),
+        }
+    }
+
+    pub(crate) fn required_string(&mut self, key: &str) -> Result<String, FieldError> {
+        self.string(key)?.ok_or_else(|| FieldError::new(key, "missing"))
+    }
+
+    /// An identifier: a string, or an integer read as its decimal text
+    /// (several platforms number their chats, users and messages).
+    pub(crate) fn id(&mut self, key: &str) -> Result<Option<String>, FieldError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Some(n.to_string())),
+            Some(other) => Err(mistyped(key, "a string", &other)),
+        }
+    }
+
+    pub(crate) fn required_id(&mut self, key: &str) -> Result<String, FieldError> {
+        self.id(key)?.ok_or_else(|| FieldError::new(key, "missing"))
+    }
+
+    pub(crate) fn bool(&mut self, key: &str) -> Result<Option<bool>, FieldError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(b)),
+            Some(other) => Err(mistyped(key, "a boolean", &other)),
+        }
+    }
+
+    pub(crate) fn required_bool(&mut self, key: &str) -> Result<bool, FieldError> {
+        self.bool(key)?.ok_or_else(|| FieldError::new(key, "missing"))
+    }
+
+    pub(crate) fn int(&mut self, key: &str) -> Result<Option<i64>, FieldError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| FieldError::new(key, format!("expected an integer, got {n}"))),
+            Some(other) => Err(mistyped(key, "an integer", &other)),
+        }
+    }
+
+    pub(crate) fn required_int(&mut self, key: &str) -> Result<i64, FieldError> {
+        self.int(key)?.ok_or_else(|| FieldError::new(key, "missing"))
+    }
+
+    pub(crate) fn number(&mut self, key: &str) -> Result<Option<f64>, FieldError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(other) => Err(mistyped(key, "a number", &other)),
+        }
+    }
+
+    pub(crate) fn object(&mut self, key: &str) -> Result<Option<Object>, FieldError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Object(o)) => Ok(Some(o)),
+            Some(other) => Err(mistyped(key, "an object", &other)),
+        }
+    }
+
+    pub(crate) fn required_object(&mut self, key: &str) -> Result<Object, FieldError> {
+        self.object(key)?.ok_or_else(|| FieldError::new(key, "missing"))
+    }
+
+    pub(crate) fn list(&mut self, key: &str) -> Result<Option<Vec<Value>>, FieldError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Array(items)) => Ok(Some(items)),
+            Some(other) => Err(mistyped(key, "a list", &other)),
+        }
+    }
+
+    /// A list of strings; absent reads as empty.
+    pub(crate) fn strings(&mut self, key: &str) -> Result<Vec<String>, FieldError> {
+        let Some(items) = self.list(key)? else { return Ok(Vec::new()) };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(s) => Ok(s),
+                other => Err(mistyped(&format!("{key}[{i}]"), "a string", &other)),
+            })
+            .collect()
+    }
+
+    /// A list of objects, each converted by `parse`; absent reads as empty.
+    pub(crate) fn objects<T>(
+        &mut self,
+        key: &str,
+        parse: impl Fn(Object) -> Result<T, FieldError>,
+    ) -> Result<Vec<T>, FieldError> {
+        let Some(items) = self.list(key)? else { return Ok(Vec::new()) };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let at = format!("{key}[{i}]");
+                match item {
+                    Value::Object(o) => parse(o).map_err(|e| e.within(&at)),
+                    other => Err(mistyped(&at, "an object", &other)),
+                }
+            })
+            .collect()
+    }
+
+    /// An optional nested object converted by `parse`.
+    pub(crate) fn nested<T>(
+        &mut self,
+        key: &str,
+        parse: impl FnOnce(Object) -> Result<T, FieldError>,
+    ) -> Result<Option<T>, FieldError> {
+        self.object(key)?.map(|o| parse(o).map_err(|e| e.within(key))).transpose()
+    }
+
+    /// The keys nobody took.
+    pub(crate) fn finish(self) -> Extra {
+        self.object
+    }
+}
+
+/// Writes a JSON object field by field, in the order the calls are made.
+pub(crate) struct Writer<M> {
+    map: M,
+}
+
+impl<M: SerializeMap> Writer<M> {
+    pub(crate) fn new(map: M) -> Self {
+        Self { map }
+    }
+
+    pub(crate) fn field<T: serde::Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+    ) -> Result<&mut Self, M::Error> {
+        self.map.serialize_entry(key, value)?;
+        Ok(self)
+    }
+
+    /// Writes the field only when it has a value.
+    pub(crate) fn opt<T: serde::Serialize>(
+        &mut self,
+        key: &str,
+        value: &Option<T>,
+    ) -> Result<&mut Self, M::Error> {
+        if let Some(v) = value {
+            self.map.serialize_entry(key, v)?;
+        }
+        Ok(self)
+    }
+
+    /// Writes the field only when it is present and not empty.
+    pub(crate) fn non_empty(&mut self, key: &str, value: &Option<String>) -> Result<&mut Self, M::Error> {
+        match value {
+            Some(v) if !v.is_empty() => self.field(key, v),
+            _ => Ok(self),
+        }
+    }
+
+    /// Appends the unknown keys, skipping any that would repeat a known one.
+    pub(crate) fn extra(&mut self, extra: &Extra, known: &[&str]) -> Result<&mut Self, M::Error> {
+        for (k, v) in extra {
+            if !known.contains(&k.as_str()) {
+                self.map.serialize_entry(k, v)?;
+            }
+        }
+        Ok(self)
+    }
+
+    pub(crate) fn end(self) -> Result<M::Ok, M::Error> {
+        self.map.end()
+    }
+}
+
+/// Wraps a [`FieldError`] for serde's `Deserialize` implementations.
+pub(crate) fn to_de_error<E: serde::de::Error>(e: FieldError) -> E {
+    E::custom(e)
+}
+
+/// Implements `Deserialize` (through a JSON object and the type's `from_object`)
+/// and `Serialize` (through the type's `write`) for a wire type.
+macro_rules! json_object_serde {
+    ($ty:ty) => {
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let object = $crate::wire::json::Object::deserialize(d)?;
+                Self::from_object(object).map_err($crate::wire::json::to_de_error)
+            }
+        }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let map = s.serialize_map(None)?;
+                let mut w = $crate::wire::json::Writer::new(map);
+                self.write(&mut w)?;
+                w.end()
+            }
+        }
+    };
+}
+pub(crate) use json_object_serde;

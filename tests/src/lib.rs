@@ -1,0 +1,1 @@
+//! End-to-end tests of the relay workspace live in `tests/`.
