@@ -291,7 +291,8 @@ mod tests {
         v["aaa_new"] = json!(true);
         let d = decode(v).unwrap();
         let text = serde_json::to_string(&d).unwrap();
-        let mut keys: Vec<&str> = d.to_sorted_object().keys().map(String::as_str).collect();
+        let object = d.to_sorted_object();
+        let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
         keys.sort_unstable();
         let positions: Vec<usize> =
             keys.iter().map(|k| text.find(&format!("\"{k}\":")).unwrap()).collect();
