@@ -6,8 +6,11 @@
 //!
 //! - [`wire`]: frames and their payloads, the line codec, diagnostics.
 //! - [`policy`]: pure functions for session keys, dial URLs, upgrade tokens.
+//! - `sim` (feature `sim`): the test rig and fuzz harness functions.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod policy;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod wire;

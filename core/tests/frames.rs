@@ -1,6 +1,6 @@
 //! Decoding and encoding of every frame type, from the reference's own JSON spelling.
 
-use relay_core::wire::{Direction, DiagnosticKind, Frame, FrameType, OutboundAction, Platform};
+use relay_core::wire::{DiagnosticKind, Direction, Frame, FrameType, OutboundAction, Platform};
 
 /// One frame of each type as the reference writes it: Python `json.dumps`
 /// separators (`", "`, `": "`), ASCII `\uXXXX` escapes, plus an unknown key.
@@ -103,7 +103,8 @@ fn direction_is_checked_before_fields() {
     let hello_without_fields = br#"{"type":"hello"}"#;
     assert_eq!(diagnostic(hello_without_fields, Some(Direction::ToGateway)), DiagnosticKind::WrongDirection);
     assert_eq!(diagnostic(hello_without_fields, Some(Direction::ToConnector)), DiagnosticKind::BadField);
-    let err = Frame::decode(br#"{"type":"descriptor","descriptor":5}"#, Some(Direction::ToGateway)).unwrap_err();
+    let err =
+        Frame::decode(br#"{"type":"descriptor","descriptor":5}"#, Some(Direction::ToGateway)).unwrap_err();
     assert_eq!((err.kind, err.frame_type), (DiagnosticKind::BadField, Some(FrameType::Descriptor)));
 }
 
@@ -116,7 +117,8 @@ fn deep_nesting_is_invalid_json_not_a_crash() {
 
 #[test]
 fn duplicate_keys_last_one_wins() {
-    let Frame::Hello(h) = decode(r#"{"type":"inbound","type":"hello","platform":"a","platform":"b","botId":""}"#)
+    let Frame::Hello(h) =
+        decode(r#"{"type":"inbound","type":"hello","platform":"a","platform":"b","botId":""}"#)
     else {
         panic!("last type should win")
     };
@@ -125,9 +127,9 @@ fn duplicate_keys_last_one_wins() {
 
 #[test]
 fn explicit_null_reads_as_absent() {
-    let Frame::Inbound(i) =
-        decode(r#"{"type":"inbound","event":{"text":null,"source":{"chat_type":null,"chat_id":null}},"bufferId":null}"#)
-    else {
+    let Frame::Inbound(i) = decode(
+        r#"{"type":"inbound","event":{"text":null,"source":{"chat_type":null,"chat_id":null}},"bufferId":null}"#,
+    ) else {
         panic!()
     };
     assert_eq!((i.event.text.as_str(), i.event.source.chat_type.as_str(), i.buffer_id), ("", "dm", None));
@@ -141,9 +143,9 @@ fn lone_surrogate_is_repaired_and_the_frame_kept() {
 
 #[test]
 fn crlf_and_big_integers_are_tolerated() {
-    let Frame::Outbound(o) =
-        decode("{\"type\":\"outbound\",\"requestId\":\"r\",\"action\":{\"op\":\"pin\",\"n\":123456789012345678901234567890}}\r")
-    else {
+    let Frame::Outbound(o) = decode(
+        "{\"type\":\"outbound\",\"requestId\":\"r\",\"action\":{\"op\":\"pin\",\"n\":123456789012345678901234567890}}\r",
+    ) else {
         panic!()
     };
     assert!(matches!(o.action, OutboundAction::Other(_)));

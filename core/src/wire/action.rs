@@ -3,7 +3,7 @@
 
 use serde::ser::SerializeMap;
 
-use super::json::{json_object_serde, FieldError, Object, Reader, Writer};
+use super::json::{FieldError, Object, Reader, Writer, json_object_serde};
 use super::ops::{EditMessage, FollowUp, GetChatInfo, SendMessage, Typing};
 use super::ops_ext::{Draft, Prompt, React, SendMedia, ThreadCreate, ThreadRename};
 
@@ -130,7 +130,7 @@ json_object_serde!(OutboundAction);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Value};
+    use serde_json::{Value, json};
 
     fn decode(v: Value) -> Result<OutboundAction, serde_json::Error> {
         serde_json::from_value(v)
@@ -150,7 +150,9 @@ mod tests {
 
     #[test]
     fn follow_up_writes_no_credential_field() {
-        let a = round_trip(json!({"op": "follow_up", "session_key": "k", "kind": "discord_interaction", "content": "x"}));
+        let a = round_trip(
+            json!({"op": "follow_up", "session_key": "k", "kind": "discord_interaction", "content": "x"}),
+        );
         let text = serde_json::to_string(&a).unwrap();
         assert_eq!(
             text,
@@ -197,7 +199,13 @@ mod tests {
         assert!(decode(json!({"chat_id": "c"})).is_err(), "op missing");
         assert!(decode(json!({"op": 5})).is_err(), "op not a string");
         assert!(decode(json!({"op": "send", "chat_id": "c"})).is_err(), "content missing");
-        assert!(decode(json!({"op": "send_media", "chat_id": "c", "media_kind": "hologram", "source_url": "u"})).is_err());
-        assert!(decode(json!({"op": "draft", "chat_id": "c", "draft_id": "x", "content": "", "final": true})).is_err());
+        assert!(
+            decode(json!({"op": "send_media", "chat_id": "c", "media_kind": "hologram", "source_url": "u"}))
+                .is_err()
+        );
+        assert!(
+            decode(json!({"op": "draft", "chat_id": "c", "draft_id": "x", "content": "", "final": true}))
+                .is_err()
+        );
     }
 }

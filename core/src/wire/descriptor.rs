@@ -3,7 +3,7 @@
 use serde::ser::SerializeMap;
 use serde_json::Value;
 
-use super::json::{json_object_serde, Extra, FieldError, Object, Reader, Writer};
+use super::json::{Extra, FieldError, Object, Reader, Writer, json_object_serde};
 
 /// The contract version this implementation speaks.
 pub const CONTRACT_VERSION: i64 = 1;
@@ -294,8 +294,7 @@ mod tests {
         let object = d.to_sorted_object();
         let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
         keys.sort_unstable();
-        let positions: Vec<usize> =
-            keys.iter().map(|k| text.find(&format!("\"{k}\":")).unwrap()).collect();
+        let positions: Vec<usize> = keys.iter().map(|k| text.find(&format!("\"{k}\":")).unwrap()).collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
         assert!(text.starts_with(r#"{"aaa_new":true,"contract_version":1,"emoji":"🔌""#), "{text}");
     }

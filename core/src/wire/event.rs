@@ -2,8 +2,8 @@
 
 use serde::ser::SerializeMap;
 
-use super::json::{json_object_serde, Extra, FieldError, Object, Reader, Writer};
 use super::SessionSource;
+use super::json::{Extra, FieldError, Object, Reader, Writer, json_object_serde};
 
 /// What kind of message an event carries. Unknown values read as [`MessageType::Text`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

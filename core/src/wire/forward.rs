@@ -1,13 +1,13 @@
 //! The `forward` of a `passthrough_forward` frame: a webhook the connector
 //! already acknowledged and stripped of credentials (PROTOCOL §7).
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
-use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use serde::ser::SerializeMap;
 use serde_json::Value;
 
-use super::json::{json_object_serde, Extra, FieldError, Object, Reader, Writer};
+use super::json::{Extra, FieldError, Object, Reader, Writer, json_object_serde};
 
 /// Standard base64 that accepts input with or without padding.
 const LENIENT_STANDARD: GeneralPurpose = GeneralPurpose::new(
@@ -118,7 +118,9 @@ mod tests {
 
     #[test]
     fn headers_keep_order_and_drop_malformed_entries() {
-        let f = decode(json!({"headers": [["B", "1"], ["a", "2"], ["x"], ["y", 3], "z", ["C", "3", "extra"], ["b", "4"]]}));
+        let f = decode(
+            json!({"headers": [["B", "1"], ["a", "2"], ["x"], ["y", 3], "z", ["C", "3", "extra"], ["b", "4"]]}),
+        );
         let names: Vec<&str> = f.headers.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["B", "a", "b"]);
         assert_eq!(f.header("b"), Some("1"));
@@ -127,7 +129,10 @@ mod tests {
     #[test]
     fn missing_strings_read_as_empty_and_round_trip() {
         let f = decode(json!({"profile": "p", "trace": "t"}));
-        assert_eq!((f.platform.as_str(), f.bot_id.as_str(), f.method.as_str(), f.path.as_str()), ("", "", "", ""));
+        assert_eq!(
+            (f.platform.as_str(), f.bot_id.as_str(), f.method.as_str(), f.path.as_str()),
+            ("", "", "", "")
+        );
         assert_eq!(decode(serde_json::to_value(&f).unwrap()), f);
     }
 }

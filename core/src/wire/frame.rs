@@ -175,6 +175,9 @@ pub struct InboundAck {
 /// One frame of the protocol.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+// An `inbound` event is the common frame and the large one: boxing it would
+// add an allocation to the hot path to save copying a few hundred bytes.
+#[allow(clippy::large_enum_variant)]
 pub enum Frame {
     /// `hello` (G→C)
     Hello(Hello),
@@ -289,7 +292,8 @@ impl Frame {
                 extra: r.finish(),
             }),
             FrameType::Inbound => Self::Inbound(Inbound {
-                event: MessageEvent::from_object(r.required_object("event")?).map_err(|e| e.within("event"))?,
+                event: MessageEvent::from_object(r.required_object("event")?)
+                    .map_err(|e| e.within("event"))?,
                 buffer_id: r.string("bufferId")?,
                 extra: r.finish(),
             }),
@@ -303,7 +307,8 @@ impl Frame {
             }),
             FrameType::OutboundResult => Self::OutboundResult(OutboundResult {
                 request_id: r.required_string("requestId")?,
-                result: ActionResult::from_object(r.required_object("result")?).map_err(|e| e.within("result"))?,
+                result: ActionResult::from_object(r.required_object("result")?)
+                    .map_err(|e| e.within("result"))?,
                 extra: r.finish(),
             }),
             FrameType::Interrupt => Self::Interrupt(Interrupt {
@@ -317,16 +322,16 @@ impl Frame {
                 extra: r.finish(),
             }),
             FrameType::PassthroughForward => Self::PassthroughForward(PassthroughForward {
-                forward: Forward::from_object(r.required_object("forward")?).map_err(|e| e.within("forward"))?,
+                forward: Forward::from_object(r.required_object("forward")?)
+                    .map_err(|e| e.within("forward"))?,
                 buffer_id: r.string("bufferId")?,
                 extra: r.finish(),
             }),
             FrameType::GoingIdle => Self::GoingIdle(r.finish()),
             FrameType::GoingIdleAck => Self::GoingIdleAck(r.finish()),
-            FrameType::InboundAck => Self::InboundAck(InboundAck {
-                buffer_id: r.required_string("bufferId")?,
-                extra: r.finish(),
-            }),
+            FrameType::InboundAck => {
+                Self::InboundAck(InboundAck { buffer_id: r.required_string("bufferId")?, extra: r.finish() })
+            }
         };
         Ok(frame)
     }
@@ -345,7 +350,9 @@ impl Frame {
                 w.field("descriptor", &f.descriptor)?.extra(&f.extra, &["type", "descriptor"])?;
             }
             Self::Inbound(f) => {
-                w.field("event", &f.event)?.opt("bufferId", &f.buffer_id)?.extra(&f.extra, &["type", "event", "bufferId"])?;
+                w.field("event", &f.event)?
+                    .opt("bufferId", &f.buffer_id)?
+                    .extra(&f.extra, &["type", "event", "bufferId"])?;
             }
             Self::Outbound(f) => {
                 w.field("requestId", &f.request_id)?
@@ -355,7 +362,9 @@ impl Frame {
                     .extra(&f.extra, &["type", "requestId", "action", "platform", "botId"])?;
             }
             Self::OutboundResult(f) => {
-                w.field("requestId", &f.request_id)?.field("result", &f.result)?.extra(&f.extra, &["type", "requestId", "result"])?;
+                w.field("requestId", &f.request_id)?
+                    .field("result", &f.result)?
+                    .extra(&f.extra, &["type", "requestId", "result"])?;
             }
             Self::Interrupt(f) => {
                 w.field("session_key", &f.session_key)?
@@ -368,7 +377,9 @@ impl Frame {
                     .extra(&f.extra, &["type", "session_key", "chat_id"])?;
             }
             Self::PassthroughForward(f) => {
-                w.field("forward", &f.forward)?.opt("bufferId", &f.buffer_id)?.extra(&f.extra, &["type", "forward", "bufferId"])?;
+                w.field("forward", &f.forward)?
+                    .opt("bufferId", &f.buffer_id)?
+                    .extra(&f.extra, &["type", "forward", "bufferId"])?;
             }
             Self::GoingIdle(extra) | Self::GoingIdleAck(extra) => {
                 w.extra(extra, TYPE)?;

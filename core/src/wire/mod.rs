@@ -22,8 +22,8 @@ mod result;
 mod source;
 
 pub use action::{OutboundAction, RawAction};
-pub use codec::{LineCodec, LineEvent, DEFAULT_MAX_LINE};
-pub use descriptor::{Descriptor, LenUnit, ALWAYS_ALLOWED_OPS, CONTRACT_VERSION};
+pub use codec::{DEFAULT_MAX_LINE, LineCodec, LineEvent};
+pub use descriptor::{ALWAYS_ALLOWED_OPS, CONTRACT_VERSION, Descriptor, LenUnit};
 pub use diagnostic::{Diagnostic, DiagnosticKind};
 pub use event::{ContextItem, Media, MessageEvent, MessageType, PromptResponse, ReplyTo};
 pub use forward::Forward;
@@ -33,7 +33,9 @@ pub use frame::{
 };
 pub use json::{Extra, FieldError, Object};
 pub use ops::{EditMessage, FollowUp, GetChatInfo, SendMessage, Typing};
-pub use ops_ext::{Draft, MediaKind, Prompt, PromptKind, PromptOption, React, SendMedia, ThreadCreate, ThreadRename};
+pub use ops_ext::{
+    Draft, MediaKind, Prompt, PromptKind, PromptOption, React, SendMedia, ThreadCreate, ThreadRename,
+};
 pub use platform::Platform;
 pub use result::{ActionResult, ChatInfo};
 pub use source::SessionSource;

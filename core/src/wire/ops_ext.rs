@@ -132,10 +132,10 @@ impl PromptOption {
 impl serde::Serialize for PromptOption {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut w = Writer::new(s.serialize_map(None)?);
-        w.field("id", &self.id)?.field("label", &self.label)?.opt("style", &self.style)?.extra(
-            &self.extra,
-            Self::KNOWN,
-        )?;
+        w.field("id", &self.id)?
+            .field("label", &self.label)?
+            .opt("style", &self.style)?
+            .extra(&self.extra, Self::KNOWN)?;
         w.end()
     }
 }

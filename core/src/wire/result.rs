@@ -3,7 +3,7 @@
 use serde::ser::SerializeMap;
 use serde_json::Value;
 
-use super::json::{json_object_serde, Extra, FieldError, Object, Reader, Writer};
+use super::json::{Extra, FieldError, Object, Reader, Writer, json_object_serde};
 
 /// What the connector answered to an action. `success: false` is still a result.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -109,7 +109,8 @@ mod tests {
 
     #[test]
     fn failure_is_a_result_with_code_and_extras() {
-        let r = result(json!({"success": false, "error": "nope", "code": "egress_declined", "retry_after": 3}));
+        let r =
+            result(json!({"success": false, "error": "nope", "code": "egress_declined", "retry_after": 3}));
         assert!(!r.success);
         assert_eq!(r.code.as_deref(), Some("egress_declined"));
         assert_eq!(r.extra["retry_after"], 3);
@@ -119,9 +120,15 @@ mod tests {
     #[test]
     fn chat_info_nested_direct_and_fallbacks() {
         let nested = result(json!({"success": true, "chat_info": {"name": "N", "type": "group"}}));
-        assert_eq!(ChatInfo::from_result(&nested, "c"), ChatInfo { name: "N".into(), chat_type: "group".into() });
+        assert_eq!(
+            ChatInfo::from_result(&nested, "c"),
+            ChatInfo { name: "N".into(), chat_type: "group".into() }
+        );
         let direct = result(json!({"name": "D"}));
-        assert_eq!(ChatInfo::from_result(&direct, "c"), ChatInfo { name: "D".into(), chat_type: "dm".into() });
+        assert_eq!(
+            ChatInfo::from_result(&direct, "c"),
+            ChatInfo { name: "D".into(), chat_type: "dm".into() }
+        );
         let junk = result(json!({"chat_info": 5, "type": 7}));
         assert_eq!(ChatInfo::from_result(&junk, "c"), ChatInfo::fallback("c"));
     }

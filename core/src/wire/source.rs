@@ -2,8 +2,8 @@
 
 use serde::ser::SerializeMap;
 
-use super::json::{json_object_serde, Extra, FieldError, Object, Reader, Writer};
 use super::Platform;
+use super::json::{Extra, FieldError, Object, Reader, Writer, json_object_serde};
 
 /// The origin of an inbound event: platform, chat, user and thread.
 ///
@@ -217,7 +217,10 @@ mod tests {
         assert_eq!(decode(all).user_name.as_deref(), Some("D"));
         assert_eq!(decode(json!({"user_name": "N", "user_handle": "H"})).user_name.as_deref(), Some("N"));
         assert_eq!(decode(json!({"user_handle": "H"})).user_name.as_deref(), Some("H"));
-        assert_eq!(decode(json!({"user_display_name": "", "user_handle": "H"})).user_name.as_deref(), Some("H"));
+        assert_eq!(
+            decode(json!({"user_display_name": "", "user_handle": "H"})).user_name.as_deref(),
+            Some("H")
+        );
     }
 
     #[test]
