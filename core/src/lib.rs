@@ -5,11 +5,13 @@
 //! beside this crate.
 //!
 //! - [`wire`]: frames and their payloads, the line codec, diagnostics.
+//! - [`gateway`]: [`RelayMachine`](gateway::RelayMachine), one gateway-side connection.
 //! - [`policy`]: pure functions for session keys, dial URLs, upgrade tokens.
 //! - `sim` (feature `sim`): the test rig and fuzz harness functions.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod gateway;
 pub mod policy;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -22,11 +22,17 @@ pub enum DiagnosticKind {
     BadField,
     /// The line exceeded the maximum length and was discarded.
     LineTooLong,
+    /// A well-formed frame the receiver had no use for, e.g. a descriptor
+    /// beyond the number of hellos sent.
+    Unexpected,
+    /// A descriptor announced a newer contract version; accepted, since
+    /// evolution is additive.
+    NewerContract,
 }
 
 impl DiagnosticKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::InvalidUtf8,
         Self::InvalidJson,
         Self::NotAnObject,
@@ -35,6 +41,8 @@ impl DiagnosticKind {
         Self::WrongDirection,
         Self::BadField,
         Self::LineTooLong,
+        Self::Unexpected,
+        Self::NewerContract,
     ];
 
     /// The snake_case name used in logs and `relay decode` output.
@@ -48,6 +56,8 @@ impl DiagnosticKind {
             Self::WrongDirection => "wrong_direction",
             Self::BadField => "bad_field",
             Self::LineTooLong => "line_too_long",
+            Self::Unexpected => "unexpected",
+            Self::NewerContract => "newer_contract",
         }
     }
 }

@@ -399,6 +399,14 @@ impl Frame {
         out.push(b'\n');
     }
 
+    /// This frame as a compact JSON line (with its `\n`), ready for a WebSocket text message.
+    pub fn encode_line(&self) -> String {
+        // Every wire type has a JSON representation (see `encode_into`).
+        let mut line = serde_json::to_string(self).expect("wire frames always serialize");
+        line.push('\n');
+        line
+    }
+
     /// This frame as compact JSON plus `\n`.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);

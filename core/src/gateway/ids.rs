@@ -1,0 +1,57 @@
+//! Request ids: UUIDv4 in simple form, drawn from a seeded generator.
+
+use rand::RngCore as _;
+use rand::SeedableRng as _;
+use rand_chacha::ChaCha8Rng;
+
+use super::RequestId;
+
+/// Draws request ids from a seed; the same seed gives the same ids.
+#[derive(Debug, Clone)]
+pub(crate) struct IdGenerator {
+    rng: ChaCha8Rng,
+}
+
+impl IdGenerator {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self { rng: ChaCha8Rng::seed_from_u64(seed) }
+    }
+
+    pub(crate) fn next_id(&mut self) -> RequestId {
+        let mut bytes = [0u8; 16];
+        self.rng.fill_bytes(&mut bytes);
+        RequestId(uuid::Builder::from_random_bytes(bytes).into_uuid().as_u128())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_simple_uuid_v4_and_seeded() {
+        let mut a = IdGenerator::new(7);
+        let mut b = IdGenerator::new(7);
+        for _ in 0..100 {
+            let id = a.next_id();
+            assert_eq!(id, b.next_id());
+            let text = id.to_string();
+            assert_eq!(text.len(), 32);
+            assert!(text.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
+            assert_eq!(&text[12..13], "4", "version nibble");
+            assert!(matches!(&text[16..17], "8" | "9" | "a" | "b"), "RFC 4122 variant");
+            assert_eq!(RequestId::parse(&text), Some(id));
+        }
+        assert_ne!(IdGenerator::new(8).next_id(), IdGenerator::new(7).next_id());
+    }
+
+    #[test]
+    fn only_the_simple_form_parses() {
+        let id = IdGenerator::new(1).next_id().to_string();
+        assert!(RequestId::parse(&id.to_uppercase()).is_none());
+        let hyphenated = format!("{}-{}-{}-{}-{}", &id[..8], &id[8..12], &id[12..16], &id[16..20], &id[20..]);
+        assert!(RequestId::parse(&hyphenated).is_none());
+        assert!(RequestId::parse("").is_none());
+        assert!(RequestId::parse("+0000000000000000000000000000000").is_none());
+    }
+}

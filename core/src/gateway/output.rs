@@ -1,0 +1,187 @@
+//! What a [`RelayMachine`](super::RelayMachine) asks its driver to do.
+
+use std::fmt;
+
+use super::{Identity, RequestError};
+use crate::wire::{ActionResult, Descriptor, Diagnostic, Forward, MessageEvent};
+
+/// Handle of one request; its text form is the frame's `requestId`
+/// (a UUIDv4 in simple form: 32 lowercase hex digits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub(crate) u128);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl RequestId {
+    /// Reads a wire `requestId`; only the simple form this crate writes matches.
+    pub fn parse(text: &str) -> Option<Self> {
+        let simple =
+            text.len() == 32 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        simple.then(|| u128::from_str_radix(text, 16).ok().map(Self)).flatten()
+    }
+}
+
+/// A WebSocket close frame as the transport reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseFrame {
+    /// Close code, e.g. 1000, 1008, 4401.
+    pub code: u16,
+    /// Close reason text.
+    pub reason: String,
+}
+
+impl CloseFrame {
+    /// A close frame.
+    pub fn new(code: u16, reason: impl Into<String>) -> Self {
+        Self { code, reason: reason.into() }
+    }
+}
+
+/// Why a machine ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The application closed it.
+    Local,
+    /// The transport ended; the close frame when there was one.
+    TransportClosed(Option<CloseFrame>),
+    /// Writing to the socket failed.
+    WriteFailed(String),
+    /// No descriptor within the handshake timeout.
+    HandshakeTimedOut,
+    /// The first descriptor was unusable.
+    BadDescriptor(String),
+    /// Too many frames arrived before the first descriptor.
+    TooManyHeldFrames,
+    /// Nothing was received for the dead-link timeout.
+    DeadLink,
+}
+
+impl CloseReason {
+    /// The close frame of the transport, when the transport ended with one.
+    pub fn close_frame(&self) -> Option<&CloseFrame> {
+        match self {
+            Self::TransportClosed(frame) => frame.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the handshake had a chance to finish: false for reasons that mean
+    /// the connection attempt itself failed.
+    pub fn is_handshake_failure(&self) -> bool {
+        matches!(self, Self::HandshakeTimedOut | Self::BadDescriptor(_) | Self::TooManyHeldFrames)
+    }
+
+    /// The close frame the driver should send when it closes the WebSocket,
+    /// or `None` when the socket is already gone.
+    pub fn close_to_send(&self) -> Option<CloseFrame> {
+        match self {
+            Self::Local => Some(CloseFrame::new(1000, "")),
+            Self::HandshakeTimedOut => Some(CloseFrame::new(1002, "handshake timed out")),
+            Self::BadDescriptor(_) => Some(CloseFrame::new(1002, "bad descriptor")),
+            Self::TooManyHeldFrames => Some(CloseFrame::new(1008, "too many frames before descriptor")),
+            Self::DeadLink => Some(CloseFrame::new(1001, "no traffic")),
+            Self::TransportClosed(_) | Self::WriteFailed(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Local => f.write_str("relay transport closed"),
+            Self::TransportClosed(None) => f.write_str("relay transport connection lost"),
+            Self::TransportClosed(Some(c)) if c.reason.is_empty() => {
+                write!(f, "relay transport connection lost (close code {})", c.code)
+            }
+            Self::TransportClosed(Some(c)) => {
+                write!(f, "relay transport connection lost (close code {}: {})", c.code, c.reason)
+            }
+            Self::WriteFailed(detail) => write!(f, "relay send failed: {detail}"),
+            Self::HandshakeTimedOut => f.write_str("relay handshake timed out"),
+            Self::BadDescriptor(detail) => write!(f, "relay bad descriptor: {detail}"),
+            Self::TooManyHeldFrames => f.write_str("relay too many frames before the handshake"),
+            Self::DeadLink => f.write_str("relay link dead: nothing received within the keepalive timeout"),
+        }
+    }
+}
+
+/// Something for the application.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The first descriptor arrived: the handshake is complete.
+    Ready {
+        /// The identity it answers (the first hello).
+        identity: Identity,
+        /// The default descriptor.
+        descriptor: Box<Descriptor>,
+    },
+    /// A later descriptor, for another announced identity.
+    Descriptor {
+        /// The identity it answers.
+        identity: Identity,
+        /// Its capabilities.
+        descriptor: Box<Descriptor>,
+    },
+    /// An inbound message; acknowledge `buffer_id` (if any) once it is in custody.
+    Inbound {
+        /// The event (boxed: events are large and actions move through a queue).
+        event: Box<MessageEvent>,
+        /// Backlog entry to acknowledge.
+        buffer_id: Option<String>,
+    },
+    /// A forwarded webhook; acknowledge `buffer_id` (if any) once it is in custody.
+    Passthrough {
+        /// The request.
+        forward: Box<Forward>,
+        /// Backlog entry to acknowledge.
+        buffer_id: Option<String>,
+    },
+    /// The connector asks to stop this session's turn.
+    Interrupt {
+        /// The session.
+        session_key: String,
+        /// The chat.
+        chat_id: String,
+    },
+    /// The connector acknowledged `going_idle`: it now buffers everything.
+    IdleAcknowledged,
+    /// No `going_idle_ack` arrived in time.
+    IdleTimedOut,
+    /// A line or frame was skipped; the connection stays up.
+    Diagnostic(Diagnostic),
+}
+
+/// One step for the driver, in causal order.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Send this line (compact JSON plus `\n`) as one WebSocket text message.
+    SendFrame(String),
+    /// Send a WebSocket ping.
+    SendPing,
+    /// Hand this to the application.
+    Deliver(Event),
+    /// A request got its result (`success: false` included).
+    Resolve {
+        /// The request.
+        id: RequestId,
+        /// The connector's answer.
+        result: ActionResult,
+    },
+    /// A request failed.
+    Fail {
+        /// The request.
+        id: RequestId,
+        /// Why, and whether it is ambiguous.
+        error: RequestError,
+    },
+    /// The machine ended; always the last action, exactly once. Close the
+    /// WebSocket with [`CloseReason::close_to_send`] if it is still open.
+    Closed(CloseReason),
+}
