@@ -5,12 +5,14 @@
 //! beside this crate.
 //!
 //! - [`wire`]: frames and their payloads, the line codec, diagnostics.
+//! - [`connector`]: [`ConnectorMachine`](connector::ConnectorMachine), the peer of a gateway.
 //! - [`gateway`]: [`RelayMachine`](gateway::RelayMachine), one gateway-side connection.
 //! - [`policy`]: pure functions for session keys, dial URLs, upgrade tokens.
 //! - `sim` (feature `sim`): the test rig and fuzz harness functions.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod connector;
 pub mod gateway;
 pub mod policy;
 #[cfg(feature = "sim")]

@@ -252,14 +252,7 @@ impl Frame {
     /// assert_eq!(err.kind.as_str(), "wrong_direction");
     /// ```
     pub fn decode(line: &[u8], expect: Option<Direction>) -> Result<Self, FrameError> {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let text = std::str::from_utf8(line)
-            .map_err(|e| FrameError::new(DiagnosticKind::InvalidUtf8, None, e.to_string()))?;
-        let value: Value = serde_json::from_str(&repair_lone_surrogates(text))
-            .map_err(|e| FrameError::new(DiagnosticKind::InvalidJson, None, e.to_string()))?;
-        let Value::Object(mut object) = value else {
-            return Err(FrameError::new(DiagnosticKind::NotAnObject, None, "a frame must be a JSON object"));
-        };
+        let mut object = read_json_object(line)?;
         let frame_type = match object.remove("type") {
             Some(Value::String(name)) => FrameType::from_name(&name).ok_or_else(|| {
                 FrameError::new(DiagnosticKind::UnknownType, None, format!("unknown frame type {name:?}"))
@@ -412,6 +405,21 @@ impl Frame {
         let mut out = Vec::with_capacity(256);
         self.encode_into(&mut out);
         out
+    }
+}
+
+/// Reads one line as a JSON object the way every receiver does (PROTOCOL §1):
+/// a trailing `\r` is dropped, lone surrogate escapes are repaired to U+FFFD,
+/// duplicate keys keep the last value; the error names the diagnostic kind.
+pub fn read_json_object(line: &[u8]) -> Result<Object, FrameError> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let text = std::str::from_utf8(line)
+        .map_err(|e| FrameError::new(DiagnosticKind::InvalidUtf8, None, e.to_string()))?;
+    let value: Value = serde_json::from_str(&repair_lone_surrogates(text))
+        .map_err(|e| FrameError::new(DiagnosticKind::InvalidJson, None, e.to_string()))?;
+    match value {
+        Value::Object(object) => Ok(object),
+        _ => Err(FrameError::new(DiagnosticKind::NotAnObject, None, "a frame must be a JSON object")),
     }
 }
 

@@ -29,7 +29,7 @@ pub use event::{ContextItem, Media, MessageEvent, MessageType, PromptResponse, R
 pub use forward::Forward;
 pub use frame::{
     DescriptorFrame, Direction, Frame, FrameError, FrameType, Hello, Inbound, InboundAck, Interrupt,
-    InterruptInbound, Outbound, OutboundResult, PassthroughForward,
+    InterruptInbound, Outbound, OutboundResult, PassthroughForward, read_json_object,
 };
 pub use json::{Extra, FieldError, Object};
 pub use ops::{EditMessage, FollowUp, GetChatInfo, SendMessage, Typing};

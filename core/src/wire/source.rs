@@ -115,7 +115,8 @@ impl SessionSource {
         self.scope_id.as_deref().filter(|s| !s.is_empty())
     }
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, FieldError> {
+    /// Reads a source object (the interpreted view); a mistyped field is an error.
+    pub fn from_object(object: Object) -> Result<Self, FieldError> {
         let mut r = Reader::new(object);
         let platform = r.string("platform")?.map(|p| Platform::from_name(&p)).unwrap_or_default();
         let scope_id = r.id("scope_id")?;
