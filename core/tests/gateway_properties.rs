@@ -25,18 +25,18 @@ enum Op {
 impl Arbitrary for Op {
     fn arbitrary(g: &mut Gen) -> Self {
         match u8::arbitrary(g) % 16 {
-            0..=4 => Op::Request,
-            5..=7 => Op::AnswerHeld { index: u8::arbitrary(g), twice: bool::arbitrary(g) },
-            8..=10 => Op::Advance { millis: u32::arbitrary(g) % 40_000 },
-            11 => Op::PushBytes(Vec::arbitrary(g)),
-            12 => Op::PushInbound { buffered: bool::arbitrary(g) },
-            13 => Op::GoIdle,
-            14 => Op::Interrupt,
+            0..=4 => Self::Request,
+            5..=7 => Self::AnswerHeld { index: u8::arbitrary(g), twice: bool::arbitrary(g) },
+            8..=10 => Self::Advance { millis: u32::arbitrary(g) % 40_000 },
+            11 => Self::PushBytes(Vec::arbitrary(g)),
+            12 => Self::PushInbound { buffered: bool::arbitrary(g) },
+            13 => Self::GoIdle,
+            14 => Self::Interrupt,
             _ => {
                 if bool::arbitrary(g) {
-                    Op::Close
+                    Self::Close
                 } else {
-                    Op::Drop
+                    Self::Drop
                 }
             }
         }
