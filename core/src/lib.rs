@@ -5,6 +5,8 @@
 //! beside this crate.
 //!
 //! - [`wire`]: frames and their payloads, the line codec, diagnostics.
+//! - [`adapter`]: what a gateway author needs beyond the transport (interaction
+//!   conversion, prompt tokens, capabilities, reply routing, dedupe, environment config).
 //! - [`connector`]: [`ConnectorMachine`](connector::ConnectorMachine), the peer of a gateway.
 //! - [`gateway`]: [`RelayMachine`](gateway::RelayMachine), one gateway-side connection.
 //! - [`policy`]: pure functions for session keys, dial URLs, upgrade tokens.
@@ -12,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod adapter;
 pub mod connector;
 pub mod gateway;
 pub mod policy;

@@ -1,0 +1,1 @@
+//! What a gateway author needs beyond the transport.
