@@ -668,3 +668,67 @@ fn every_diagnostic_kind_mid_stream_keeps_the_connection() {
         matches!(&t.last().unwrap().action, Action::Deliver(Event::Inbound { event, .. }) if event.text == "still here")
     );
 }
+
+// ---- shutdown ----
+
+#[test]
+fn shutdown_lets_in_flight_requests_finish_then_closes() {
+    let t = under_every_chunking(|c| {
+        let mut p = Pair::connected(GatewayConfig::default(), c);
+        p.peer.set_reply(ReplyMode::Hold);
+        let id = p.request(send("last words")).unwrap();
+        p.settle();
+        p.take_transcript();
+        p.command(|m, now| m.shutdown(now, false, now + 5 * SECOND)).unwrap();
+        let refused = p.request(send("too late")).unwrap_err();
+        assert_eq!(refused, RequestError::definite(RequestErrorKind::Closed));
+        assert!(!p.gateway.is_closed(), "waits for the request in flight");
+        p.peer.answer_held_in_order(&[0]);
+        p.flush_peer();
+        p.settle();
+        let t = p.take_transcript();
+        assert!(matches!(t[0].action, Action::Resolve { id: done, .. } if done == id));
+        t
+    });
+    assert_eq!(closed_reason(&t), CloseReason::Local);
+    assert_eq!(t.len(), 2);
+}
+
+#[test]
+fn shutdown_with_going_idle_waits_for_the_ack() {
+    let t = under_every_chunking(|c| {
+        let mut p = Pair::connected(GatewayConfig::default(), c);
+        p.take_transcript();
+        p.command(|m, now| m.shutdown(now, true, now + 5 * SECOND)).unwrap();
+        p.settle();
+        assert!(!p.gateway.is_closed());
+        p.peer.push_raw(&b"{\"type\":\"going_idle_ack\"}\n"[..]);
+        p.flush_peer();
+        p.settle();
+        p.take_transcript()
+    });
+    let a = actions(&t);
+    assert_eq!(*a[0], Action::SendFrame("{\"type\":\"going_idle\"}\n".into()));
+    assert_eq!(*a[1], Action::Deliver(Event::IdleAcknowledged));
+    assert_eq!(closed_reason(&t), CloseReason::Local);
+}
+
+#[test]
+fn shutdown_deadline_bounds_everything() {
+    let t = under_every_chunking(|c| {
+        let mut p = Pair::connected(GatewayConfig::default(), c);
+        p.peer.set_reply(ReplyMode::Silent);
+        let id = p.request(send("never answered")).unwrap();
+        p.settle();
+        let start = p.elapsed();
+        p.take_transcript();
+        p.command(|m, now| m.shutdown(now, true, now + 5 * SECOND)).unwrap();
+        p.advance(10 * SECOND);
+        let t = p.take_transcript();
+        assert_eq!(failures(&t), [(id, RequestError { kind: RequestErrorKind::Closed, ambiguous: true })]);
+        assert_eq!(t.last().unwrap().at - start, 5 * SECOND);
+        t
+    });
+    assert!(actions(&t).contains(&&Action::Deliver(Event::IdleTimedOut)));
+    assert_eq!(closed_reason(&t), CloseReason::Local);
+}

@@ -31,6 +31,8 @@ pub struct RelayMachine {
     timers: Timers,
     /// `going_idle` was sent at least once on this connection.
     idle_requested: bool,
+    /// An orderly shutdown is under way.
+    shutting_down: bool,
     actions: VecDeque<Action>,
     stats: Stats,
 }
@@ -50,6 +52,7 @@ impl RelayMachine {
             pending: PendingTable::default(),
             timers: Timers::default(),
             idle_requested: false,
+            shutting_down: false,
             actions: VecDeque::new(),
             stats: Stats::default(),
             config,
@@ -130,6 +133,7 @@ impl RelayMachine {
                 Err(problem) => self.on_bad_line(problem),
             }
         }
+        self.finish_shutdown_when_drained();
     }
 
     /// A WebSocket ping or pong arrived: the link is alive.
@@ -180,6 +184,10 @@ impl RelayMachine {
         if self.timers.fire(Timer::GoingIdle, now) {
             self.deliver(Event::IdleTimedOut);
         }
+        if self.timers.fire(Timer::Shutdown, now) {
+            return self.finish(CloseReason::Local, RequestErrorKind::Closed);
+        }
+        self.finish_shutdown_when_drained();
     }
 
     // ---- commands ----
@@ -199,6 +207,9 @@ impl RelayMachine {
             return Err(RequestError::definite(RequestErrorKind::NotConnected));
         }
         self.advance(now);
+        if self.shutting_down {
+            return Err(RequestError::definite(RequestErrorKind::Closed));
+        }
         if self.pending.len() >= self.config.max_pending {
             return Err(RequestError::definite(RequestErrorKind::TooManyInFlight));
         }
@@ -248,6 +259,23 @@ impl RelayMachine {
             self.send(&Frame::GoingIdle(Default::default()));
             self.timers.arm(Timer::GoingIdle, self.now + self.config.going_idle_timeout);
         }
+        Ok(())
+    }
+
+    /// Starts an orderly close (PROTOCOL §8 "Shutdown"): new requests are
+    /// refused with `relay transport closed`; with `go_idle`, `going_idle` is
+    /// sent and its ack (or timeout) awaited; requests in flight may finish
+    /// until `deadline`. Then `Closed(Local)` follows, failing whatever is
+    /// still pending. Every step is bounded by `deadline`.
+    pub fn shutdown(&mut self, now: Instant, go_idle: bool, deadline: Instant) -> Result<(), RequestError> {
+        if go_idle {
+            self.go_idle(now)?;
+        } else {
+            self.command(now)?;
+        }
+        self.shutting_down = true;
+        self.timers.arm(Timer::Shutdown, deadline.max(self.now));
+        self.finish_shutdown_when_drained();
         Ok(())
     }
 
@@ -450,6 +478,13 @@ impl RelayMachine {
             self.deliver(Event::IdleAcknowledged);
         } else {
             self.diagnose(DiagnosticKind::Unexpected, line, "going_idle_ack without going_idle".to_owned());
+        }
+    }
+
+    fn finish_shutdown_when_drained(&mut self) {
+        let idle_pending = self.timers.is_armed(Timer::GoingIdle);
+        if self.shutting_down && !self.closed && !idle_pending && self.pending.is_empty() {
+            self.finish(CloseReason::Local, RequestErrorKind::Closed);
         }
     }
 

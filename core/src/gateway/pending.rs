@@ -29,6 +29,10 @@ impl PendingTable {
         self.entries.len()
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     fn insert(&mut self, id: RequestId, deadline: Instant, sent: bool) {
         let seq = self.next_seq;
         self.next_seq += 1;

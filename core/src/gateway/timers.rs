@@ -12,10 +12,12 @@ pub(crate) enum Timer {
     DeadLink,
     /// The `going_idle_ack` is due.
     GoingIdle,
+    /// An orderly shutdown ran out of time.
+    Shutdown,
 }
 
 impl Timer {
-    const COUNT: usize = 4;
+    const COUNT: usize = 5;
 }
 
 #[derive(Debug, Clone, Default)]
