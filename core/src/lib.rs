@@ -9,7 +9,7 @@
 //!   conversion, prompt tokens, capabilities, reply routing, dedupe, environment config).
 //! - [`connector`]: [`ConnectorMachine`](connector::ConnectorMachine), the peer of a gateway.
 //! - [`gateway`]: [`RelayMachine`](gateway::RelayMachine), one gateway-side connection.
-//! - [`policy`]: pure functions for session keys, dial URLs, upgrade tokens.
+//! - [`policy`]: session keys, dial URLs, upgrade tokens, the reconnect policy.
 //! - `sim` (feature `sim`): the test rig and fuzz harness functions.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -8,13 +8,18 @@
 //! - [`session_key`]: which session an inbound event belongs to (§10).
 //! - [`normalize_url`]: the WebSocket URL a gateway dials (§8).
 //! - [`mint_token`] / [`TokenVerifier`]: the upgrade auth token (§8).
+//! - [`Reconnect`]: when to dial next and when to give up (§8).
 
+mod reconnect;
 mod secret;
 mod session_key;
 mod token;
 mod url;
 mod verifier;
 
+pub use reconnect::{
+    ConnectCause, DialDecision, DialFailure, Reconnect, ReconnectConfig, ReconnectError, ReconnectMisuse,
+};
 pub use secret::Secret;
 pub use session_key::{SessionKeyOptions, session_key};
 pub use token::{
