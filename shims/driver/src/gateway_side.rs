@@ -1,0 +1,180 @@
+//! The gateway side of a socket loop: a `RelayMachine` and the callers
+//! waiting on it.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use futures::channel::oneshot;
+use relay_core::gateway::{Action, CloseFrame, CloseReason, Event, RelayMachine, RequestError, RequestId};
+use relay_core::wire::ActionResult;
+
+use crate::client::{Command, IdleOutcome, Shared};
+use crate::socket::{Endpoint, Outbox};
+use crate::{ClientEvent, ConnectionEvent};
+
+type Reply = oneshot::Sender<Result<ActionResult, RequestError>>;
+
+pub(crate) struct GatewaySide {
+    machine: RelayMachine,
+    shared: Shared,
+    waiters: BTreeMap<RequestId, Reply>,
+    idle_waiters: Vec<oneshot::Sender<IdleOutcome>>,
+    pub(crate) close_waiters: Vec<oneshot::Sender<()>>,
+    on_ready: Option<oneshot::Sender<()>>,
+    /// Announce `Reconnected` when this connection becomes ready.
+    is_reconnect: bool,
+    /// When the handshake completed, if it did.
+    pub(crate) ready_at: Option<Instant>,
+    /// The connector acknowledged `going_idle` on this connection.
+    pub(crate) went_idle: bool,
+    /// Why the machine closed, once it did.
+    pub(crate) reason: Option<CloseReason>,
+}
+
+impl GatewaySide {
+    pub(crate) fn new(
+        machine: RelayMachine,
+        shared: Shared,
+        on_ready: oneshot::Sender<()>,
+        is_reconnect: bool,
+    ) -> Self {
+        Self {
+            machine,
+            shared,
+            waiters: BTreeMap::new(),
+            idle_waiters: Vec::new(),
+            close_waiters: Vec::new(),
+            on_ready: Some(on_ready),
+            is_reconnect,
+            ready_at: None,
+            went_idle: false,
+            reason: None,
+        }
+    }
+
+    fn settle(&mut self, id: RequestId, outcome: Result<ActionResult, RequestError>) {
+        if let Some(reply) = self.waiters.remove(&id) {
+            let _ = reply.send(outcome);
+        }
+    }
+
+    fn on_event(&mut self, now: Instant, event: Event, events: &mut std::collections::VecDeque<ClientEvent>) {
+        let event = match event {
+            Event::Ready { identity, descriptor } => {
+                self.ready_at = Some(now);
+                self.shared.set_descriptor(&identity, &descriptor, true);
+                if let Some(ready) = self.on_ready.take() {
+                    let _ = ready.send(());
+                }
+                events.push_back(ClientEvent::Descriptor { identity, descriptor });
+                if self.is_reconnect {
+                    events.push_back(ClientEvent::Connection(ConnectionEvent::Reconnected));
+                }
+                return;
+            }
+            Event::Descriptor { identity, descriptor } => {
+                self.shared.set_descriptor(&identity, &descriptor, false);
+                ClientEvent::Descriptor { identity, descriptor }
+            }
+            Event::Inbound { event, buffer_id } => ClientEvent::Inbound { event, buffer_id },
+            Event::Passthrough { forward, buffer_id } => ClientEvent::Passthrough { forward, buffer_id },
+            Event::Interrupt { session_key, chat_id } => ClientEvent::Interrupt { session_key, chat_id },
+            Event::Diagnostic(d) => {
+                tracing::debug!(kind = d.kind.as_str(), line = d.line, detail = %d.detail, "skipped a line");
+                ClientEvent::Diagnostic(d)
+            }
+            Event::IdleAcknowledged => return self.idle_done(IdleOutcome::Acknowledged),
+            Event::IdleTimedOut => return self.idle_done(IdleOutcome::TimedOut),
+            _ => return,
+        };
+        events.push_back(event);
+    }
+
+    fn idle_done(&mut self, outcome: IdleOutcome) {
+        self.went_idle |= outcome == IdleOutcome::Acknowledged;
+        for reply in self.idle_waiters.drain(..) {
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+impl Endpoint for GatewaySide {
+    type Command = Command;
+    type Event = ClientEvent;
+
+    fn apply(&mut self, now: Instant, command: Command) {
+        match command {
+            Command::Request { request, reply } => match self.machine.request(now, request) {
+                Ok(id) => {
+                    self.waiters.insert(id, reply);
+                }
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+            },
+            Command::Interrupt { session_key, reason, reply } => {
+                let _ = reply.send(self.machine.interrupt(now, &session_key, reason.as_deref()));
+            }
+            Command::Ack { buffer_id, reply } => {
+                let _ = reply.send(self.machine.ack(now, &buffer_id));
+            }
+            Command::GoIdle { reply } => match self.machine.go_idle(now) {
+                Ok(()) => self.idle_waiters.push(reply),
+                Err(_) => {
+                    let _ = reply.send(IdleOutcome::NotConnected);
+                }
+            },
+            Command::Close { go_idle, budget, reply } => {
+                self.close_waiters.push(reply);
+                let _ = self.machine.shutdown(now, go_idle, now + budget);
+            }
+        }
+    }
+
+    fn commands_ended(&mut self, now: Instant) {
+        let _ = self.machine.close(now);
+    }
+
+    fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        self.machine.handle_input(now, bytes);
+    }
+
+    fn handle_keepalive(&mut self, now: Instant) {
+        self.machine.handle_keepalive(now);
+    }
+
+    fn handle_transport_closed(&mut self, now: Instant, close: Option<CloseFrame>) {
+        self.machine.handle_transport_closed(now, close);
+    }
+
+    fn handle_write_failed(&mut self, now: Instant, detail: &str) {
+        self.machine.handle_write_failed(now, detail);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.machine.handle_timeout(now);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.machine.poll_timeout()
+    }
+
+    fn drain(&mut self, now: Instant, out: &mut Outbox<ClientEvent>) {
+        while let Some(action) = self.machine.poll_action() {
+            match action {
+                Action::SendFrame(line) => out.send_line(line),
+                Action::SendPing => out.send_ping(),
+                Action::Resolve { id, result } => self.settle(id, Ok(result)),
+                Action::Fail { id, error } => self.settle(id, Err(error)),
+                Action::Deliver(event) => self.on_event(now, event, &mut out.events),
+                Action::Closed(reason) => {
+                    tracing::debug!(%reason, "connection closed");
+                    self.idle_done(IdleOutcome::NotConnected);
+                    out.closed = Some(reason.close_to_send());
+                    self.reason = Some(reason);
+                }
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! The connector server: accepts gateways on `/relay`, runs one
+//! `ConnectorMachine` per connection, keeps the per-gateway backlog and
+//! routes interrupts to the connection that owns a session.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use async_tungstenite::tungstenite::http::{StatusCode, header::AUTHORIZATION};
+use futures::channel::{mpsc, oneshot};
+use futures::future::{self, Either};
+use futures::{SinkExt as _, StreamExt as _};
+use futures_rustls::rustls;
+use relay_core::connector::{
+    Backlog as _, BacklogKey, BufferedFrame, ConnectorConfig, ConnectorError, ConnectorMachine,
+    MemoryBacklog, SessionRouter,
+};
+use relay_core::wire::{ActionResult, Descriptor, Forward, MessageEvent};
+
+use crate::connector_side::{ConnCommand, ConnectorSide};
+use crate::server_events::{ConnId, ServerEvent};
+use crate::socket::SocketLoop;
+use crate::stream::MaybeTls;
+use crate::{Runtime, unix_now, websocket_config};
+
+/// How a connector server accepts gateways. Every field has a sane default.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Per-connection settings, including the upgrade-token verifier.
+    pub connector: ConnectorConfig,
+    /// The only path upgrades are accepted on (default `/relay`); others get HTTP 400.
+    pub path: String,
+    /// Time a client may take from TCP accept to a completed upgrade (default 10 s).
+    pub upgrade_timeout: Duration,
+    /// WebSocket read/write buffer size in bytes (default 16 KiB).
+    pub websocket_buffer: usize,
+    /// Events buffered for the application before connections pause reading (default 1,024).
+    pub event_capacity: usize,
+    /// Serve `wss://` with this TLS configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            connector: ConnectorConfig::default(),
+            path: "/relay".to_owned(),
+            upgrade_timeout: Duration::from_secs(10),
+            websocket_buffer: 16 * 1024,
+            event_capacity: 1024,
+            tls: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("connector", &self.connector)
+            .field("path", &self.path)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What happened to a pushed frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Sent live on the connection.
+    Sent,
+    /// Appended to the gateway's backlog (it is idle or a replay is under way).
+    Buffered {
+        /// The backlog entry; the gateway acknowledges it with `inbound_ack`.
+        buffer_id: String,
+    },
+    /// Not deliverable and not bufferable (an interrupt for an idle gateway).
+    Dropped,
+}
+
+/// Why a server call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// No such connection (it closed, or never existed).
+    #[error("no connection {0}")]
+    NoConnection(ConnId),
+    /// No connection owns this session key.
+    #[error("no connection owns session {0:?}")]
+    NoRoute(String),
+    /// The connection refused the command.
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+}
+
+/// State shared by the server handle and its connections.
+pub(crate) struct ServerState {
+    pub(crate) backlog: MemoryBacklog,
+    pub(crate) router: SessionRouter<ConnId>,
+    connections: BTreeMap<ConnId, mpsc::Sender<ConnCommand>>,
+    next_conn: ConnId,
+}
+
+impl ServerState {
+    pub(crate) fn append(&mut self, key: &BacklogKey, frame: BufferedFrame) -> String {
+        match self.backlog.append(key, frame) {
+            Ok(id) => id,
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// Ends the accept loop when the last handle is dropped.
+struct StopOnDrop(#[allow(dead_code)] oneshot::Sender<()>);
+
+/// A handle on a running connector server. Cheap to clone; the server stops
+/// accepting when the last handle is dropped.
+#[derive(Clone)]
+pub struct ServerHandle {
+    state: Arc<Mutex<ServerState>>,
+    local_addr: SocketAddr,
+    tls: bool,
+    _stop: Arc<StopOnDrop>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle").field("local_addr", &self.local_addr).finish_non_exhaustive()
+    }
+}
+
+/// The events of a server, from every connection, in arrival order.
+#[derive(Debug)]
+pub struct ServerEvents(mpsc::Receiver<ServerEvent>);
+
+impl ServerEvents {
+    /// The next event, or `None` once the server stopped.
+    pub async fn next(&mut self) -> Option<ServerEvent> {
+        self.0.next().await
+    }
+}
+
+impl futures::Stream for ServerEvents {
+    type Item = ServerEvent;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<ServerEvent>> {
+        std::pin::Pin::new(&mut self.0).poll_next(cx)
+    }
+}
+
+/// Binds `addr` (port 0 picks a free port) and accepts gateways in the background.
+pub async fn listen<R: Runtime>(
+    rt: R,
+    addr: SocketAddr,
+    config: ServerConfig,
+) -> io::Result<(ServerHandle, ServerEvents)> {
+    let listener = rt.bind(addr).await?;
+    let local_addr = R::local_addr(&listener)?;
+    let state = Arc::new(Mutex::new(ServerState {
+        backlog: MemoryBacklog::new(),
+        router: SessionRouter::new(relay_core::connector::DEFAULT_ROUTER_CAPACITY),
+        connections: BTreeMap::new(),
+        next_conn: 1,
+    }));
+    let (events_tx, events) = mpsc::channel(config.event_capacity.max(1));
+    let (stop_tx, stop) = oneshot::channel();
+    let handle = ServerHandle {
+        state: Arc::clone(&state),
+        local_addr,
+        tls: config.tls.is_some(),
+        _stop: Arc::new(StopOnDrop(stop_tx)),
+    };
+    rt.spawn(accept_loop(rt.clone(), listener, config, state, events_tx, stop));
+    Ok((handle, ServerEvents(events)))
+}
+
+async fn accept_loop<R: Runtime>(
+    rt: R,
+    listener: R::Listener,
+    config: ServerConfig,
+    state: Arc<Mutex<ServerState>>,
+    events: mpsc::Sender<ServerEvent>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    loop {
+        let accepted = match future::select(Box::pin(R::accept(&listener)), &mut stop).await {
+            Either::Left((accepted, _)) => accepted,
+            Either::Right(_) => return,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                let conn = {
+                    let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
+                    s.next_conn += 1;
+                    s.next_conn - 1
+                };
+                tracing::debug!(conn, %peer, "accepted");
+                let serve = serve(rt.clone(), conn, tcp, config.clone(), Arc::clone(&state), events.clone());
+                rt.spawn(serve);
+            }
+            Err(error) => {
+                // Out of file descriptors and similar: pause instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                rt.sleep_until(rt.now() + Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Upgrades one TCP connection and runs its machine until it ends.
+async fn serve<R: Runtime>(
+    rt: R,
+    conn: ConnId,
+    tcp: R::Tcp,
+    config: ServerConfig,
+    state: Arc<Mutex<ServerState>>,
+    mut events: mpsc::Sender<ServerEvent>,
+) {
+    let deadline = rt.sleep_until(rt.now() + config.upgrade_timeout);
+    let upgrade = Box::pin(upgrade(tcp, &config));
+    let (ws, authorization) = match future::select(upgrade, deadline).await {
+        Either::Left((Ok(upgraded), _)) => upgraded,
+        Either::Left((Err(error), _)) => {
+            tracing::debug!(conn, %error, "upgrade refused");
+            return;
+        }
+        Either::Right(_) => {
+            tracing::debug!(conn, "upgrade timed out");
+            return;
+        }
+    };
+    let machine =
+        ConnectorMachine::new(config.connector.clone(), authorization.as_deref(), rt.now(), unix_now());
+    let (commands_tx, mut commands) = mpsc::channel(1024);
+    if !machine.is_closed() {
+        let gateway_id = machine.gateway_id().map(str::to_owned);
+        state.lock().unwrap_or_else(PoisonError::into_inner).connections.insert(conn, commands_tx);
+        let _ = events.send(ServerEvent::Connected { conn, gateway_id }).await;
+    }
+    let side = ConnectorSide::new(conn, machine, Arc::clone(&state));
+    let (_side, undelivered) = SocketLoop::new(rt, side, ws, &mut commands, events.clone()).await;
+    {
+        let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.connections.remove(&conn);
+        s.router.remove_connection(&conn);
+    }
+    for event in undelivered {
+        let _ = events.send(event).await;
+    }
+}
+
+type Upgraded<S> = (async_tungstenite::WebSocketStream<MaybeTls<S>>, Option<String>);
+
+async fn upgrade<S>(tcp: S, config: &ServerConfig) -> Result<Upgraded<S>, String>
+where
+    S: futures::AsyncRead + futures::AsyncWrite + Unpin + Send,
+{
+    let stream = match &config.tls {
+        Some(tls) => {
+            let accepted = futures_rustls::TlsAcceptor::from(Arc::clone(tls)).accept(tcp).await;
+            MaybeTls::Tls(Box::new(futures_rustls::TlsStream::Server(accepted.map_err(|e| e.to_string())?)))
+        }
+        None => MaybeTls::Plain(tcp),
+    };
+    let authorization = Arc::new(Mutex::new(None));
+    let seen = Arc::clone(&authorization);
+    let path = config.path.clone();
+    // The signature is tungstenite's callback type; its error is an HTTP response.
+    #[allow(clippy::result_large_err)]
+    let check = move |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+        if request.uri().path() != path {
+            let mut refusal =
+                ErrorResponse::new(Some(format!("relay accepts WebSocket upgrades on {path} only")));
+            *refusal.status_mut() = StatusCode::BAD_REQUEST;
+            return Err(refusal);
+        }
+        let header = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        *seen.lock().unwrap_or_else(PoisonError::into_inner) = header;
+        Ok(response)
+    };
+    let ws_config = websocket_config(config.connector.max_line, config.websocket_buffer);
+    let ws = async_tungstenite::accept_hdr_async_with_config(stream, check, Some(ws_config))
+        .await
+        .map_err(|e| e.to_string())?;
+    let header = authorization.lock().unwrap_or_else(PoisonError::into_inner).take();
+    Ok((ws, header))
+}
+
+impl ServerHandle {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The URL gateways dial, e.g. `ws://127.0.0.1:4000/relay`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}/relay", self.local_addr)
+    }
+
+    /// Open connections, oldest first.
+    pub fn connections(&self) -> Vec<ConnId> {
+        self.lock().connections.keys().copied().collect()
+    }
+
+    /// How many frames wait in a gateway's backlog.
+    pub fn backlog_len(&self, key: &BacklogKey) -> usize {
+        self.lock().backlog.len(key)
+    }
+
+    /// Appends a frame to a gateway's backlog directly (the gateway is offline).
+    pub fn buffer(&self, key: &BacklogKey, frame: BufferedFrame) -> String {
+        self.lock().append(key, frame)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ServerState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn call<T>(
+        &self,
+        conn: ConnId,
+        make: impl FnOnce(oneshot::Sender<Result<T, ConnectorError>>) -> ConnCommand,
+    ) -> Result<T, ServerError> {
+        let mut sender =
+            self.lock().connections.get(&conn).cloned().ok_or(ServerError::NoConnection(conn))?;
+        let (reply, answer) = oneshot::channel();
+        sender.send(make(reply)).await.map_err(|_| ServerError::NoConnection(conn))?;
+        Ok(answer.await.map_err(|_| ServerError::NoConnection(conn))??)
+    }
+
+    /// Answers the oldest unanswered hello of `conn` with a descriptor.
+    pub async fn answer_hello(&self, conn: ConnId, descriptor: Descriptor) -> Result<(), ServerError> {
+        self.call(conn, |reply| ConnCommand::AnswerHello(descriptor, reply)).await
+    }
+
+    /// Refuses the oldest unanswered hello of `conn` (the connection closes with 1008).
+    pub async fn refuse_hello(&self, conn: ConnId, reason: &str) -> Result<(), ServerError> {
+        let reason = reason.to_owned();
+        self.call(conn, |reply| ConnCommand::RefuseHello(reason, reply)).await
+    }
+
+    /// Answers a request.
+    pub async fn respond(
+        &self,
+        conn: ConnId,
+        request_id: &str,
+        result: ActionResult,
+    ) -> Result<(), ServerError> {
+        let request_id = request_id.to_owned();
+        self.call(conn, |reply| ConnCommand::Respond(request_id, result, reply)).await
+    }
+
+    /// Pushes an inbound event to `conn`: live, or into its backlog when the gateway is idle.
+    pub async fn push_inbound(&self, conn: ConnId, event: MessageEvent) -> Result<Delivery, ServerError> {
+        let frame = BufferedFrame::Inbound(Box::new(event));
+        self.call(conn, |reply| ConnCommand::Push(frame, reply)).await
+    }
+
+    /// Pushes a passthrough forward to `conn`: live, or into its backlog when the gateway is idle.
+    pub async fn push_forward(&self, conn: ConnId, forward: Forward) -> Result<Delivery, ServerError> {
+        let frame = BufferedFrame::Forward(Box::new(forward));
+        self.call(conn, |reply| ConnCommand::Push(frame, reply)).await
+    }
+
+    /// Sends `interrupt_inbound` down the connection that owns `session_key` (PROTOCOL §6).
+    pub async fn push_interrupt(&self, session_key: &str, chat_id: &str) -> Result<Delivery, ServerError> {
+        let conn = *self
+            .lock()
+            .router
+            .route(session_key)
+            .map_err(|_| ServerError::NoRoute(session_key.to_owned()))?;
+        let (key, chat) = (session_key.to_owned(), chat_id.to_owned());
+        self.call(conn, |reply| ConnCommand::Interrupt(key, chat, reply)).await
+    }
+
+    /// Closes a connection (close 1000).
+    pub async fn close(&self, conn: ConnId) -> Result<(), ServerError> {
+        let mut sender =
+            self.lock().connections.get(&conn).cloned().ok_or(ServerError::NoConnection(conn))?;
+        sender.send(ConnCommand::Close).await.map_err(|_| ServerError::NoConnection(conn))
+    }
+}

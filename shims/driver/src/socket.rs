@@ -1,0 +1,316 @@
+//! The loop that runs one sans-IO machine over one WebSocket, for either side.
+//!
+//! It moves bytes between the socket and the machine, sleeps until the
+//! machine's next deadline, applies commands and hands events on. It holds
+//! no protocol rule: every decision is the machine's. Writes are batched and
+//! flushed once per burst; a slow event consumer pauses reading from the
+//! socket instead of growing memory; a peer that stops reading never stops
+//! the timers.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use async_tungstenite::WebSocketStream;
+use async_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
+use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use async_tungstenite::tungstenite::{Error as WsError, Message};
+use futures::channel::mpsc;
+use futures::{AsyncRead, AsyncWrite, Sink, Stream};
+use relay_core::gateway::CloseFrame;
+
+use crate::{BoxFuture, Runtime};
+
+/// How long the WebSocket close handshake may take after the machine closed.
+const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Messages read per wakeup before other work gets a turn.
+const READ_BUDGET: usize = 64;
+
+/// Where a machine's actions go.
+#[derive(Debug)]
+pub(crate) struct Outbox<E> {
+    pub(crate) messages: VecDeque<Message>,
+    pub(crate) events: VecDeque<E>,
+    /// Set once the machine closed: the close frame to send, if any.
+    pub(crate) closed: Option<Option<CloseFrame>>,
+}
+
+impl<E> Outbox<E> {
+    pub(crate) fn send_line(&mut self, line: String) {
+        self.messages.push_back(Message::text(line));
+    }
+
+    pub(crate) fn send_ping(&mut self) {
+        self.messages.push_back(Message::Ping(Default::default()));
+    }
+}
+
+/// One side's machine plus the glue between it and the application.
+pub(crate) trait Endpoint {
+    type Command: Unpin;
+    type Event: Unpin;
+
+    fn apply(&mut self, now: Instant, command: Self::Command);
+    /// Every handle is gone: nobody can use this connection any more.
+    fn commands_ended(&mut self, now: Instant);
+    fn handle_input(&mut self, now: Instant, bytes: &[u8]);
+    fn handle_keepalive(&mut self, now: Instant);
+    fn handle_transport_closed(&mut self, now: Instant, close: Option<CloseFrame>);
+    fn handle_write_failed(&mut self, now: Instant, detail: &str);
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Moves the machine's queued actions into `out`.
+    fn drain(&mut self, now: Instant, out: &mut Outbox<Self::Event>);
+}
+
+pub(crate) struct SocketLoop<'a, R: Runtime, S, E: Endpoint> {
+    rt: R,
+    endpoint: Option<E>,
+    ws: WebSocketStream<S>,
+    commands: &'a mut mpsc::Receiver<E::Command>,
+    events: mpsc::Sender<E::Event>,
+    out: Outbox<E::Event>,
+    unflushed: bool,
+    sleep: Option<(Instant, BoxFuture<()>)>,
+    peer_close: Option<CloseFrame>,
+    /// The machine closed: finishing the WebSocket close handshake until this fires.
+    ending: Option<BoxFuture<()>>,
+    commands_done: bool,
+}
+
+/// What a finished loop hands back: the endpoint, and events the
+/// application had not taken yet (still its to have).
+pub(crate) type LoopEnd<E> = (E, VecDeque<<E as Endpoint>::Event>);
+
+impl<'a, R: Runtime, S, E> SocketLoop<'a, R, S, E>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    E: Endpoint + Unpin,
+{
+    pub(crate) fn new(
+        rt: R,
+        endpoint: E,
+        ws: WebSocketStream<S>,
+        commands: &'a mut mpsc::Receiver<E::Command>,
+        events: mpsc::Sender<E::Event>,
+    ) -> Self {
+        Self {
+            rt,
+            endpoint: Some(endpoint),
+            ws,
+            commands,
+            events,
+            out: Outbox { messages: VecDeque::new(), events: VecDeque::new(), closed: None },
+            unflushed: false,
+            sleep: None,
+            peer_close: None,
+            ending: None,
+            commands_done: false,
+        }
+    }
+
+    fn endpoint(&mut self) -> &mut E {
+        self.endpoint.as_mut().expect("the endpoint is only taken when the loop ends")
+    }
+
+    /// Moves queued actions out; starts the close handshake once the machine closed.
+    fn drain(&mut self) {
+        let now = self.rt.now();
+        let endpoint = self.endpoint.as_mut().expect("the endpoint is only taken when the loop ends");
+        endpoint.drain(now, &mut self.out);
+        if self.ending.is_none() {
+            if let Some(close) = &self.out.closed {
+                if let Some(frame) = close {
+                    let code = CloseCode::from(frame.code);
+                    let reason = frame.reason.clone().into();
+                    self.out.messages.push_back(Message::Close(Some(WsCloseFrame { code, reason })));
+                }
+                self.ending = Some(self.rt.sleep_until(now + CLOSE_HANDSHAKE_TIMEOUT));
+            }
+        }
+    }
+
+    /// Hands undelivered events to the application while it has room.
+    fn poll_deliver(&mut self, cx: &mut Context<'_>) {
+        while let Some(event) = self.out.events.pop_front() {
+            match self.events.poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    let _ = self.events.start_send(event);
+                }
+                // Nobody listens any more: events have nowhere to go.
+                Poll::Ready(Err(_)) => {}
+                Poll::Pending => {
+                    self.out.events.push_front(event);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Writes queued messages, then flushes once they are all in.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<(), WsError> {
+        while !self.out.messages.is_empty() {
+            match Pin::new(&mut self.ws).poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    let message = self.out.messages.pop_front().expect("checked non-empty");
+                    Pin::new(&mut self.ws).start_send(message)?;
+                    self.unflushed = true;
+                }
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => return Ok(()),
+            }
+        }
+        if self.unflushed {
+            match Pin::new(&mut self.ws).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn write_or_fail(&mut self, cx: &mut Context<'_>) {
+        if let Err(error) = self.poll_write(cx) {
+            let now = self.rt.now();
+            self.endpoint().handle_write_failed(now, &error.to_string());
+            self.drain();
+        }
+    }
+
+    /// Reads messages while the application keeps up; true when something was read.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        for _ in 0..READ_BUDGET {
+            if !self.out.events.is_empty() || self.ending.is_some() {
+                break;
+            }
+            let now = self.rt.now();
+            let message = match Pin::new(&mut self.ws).poll_next(cx) {
+                Poll::Pending => break,
+                Poll::Ready(message) => message,
+            };
+            progressed = true;
+            let endpoint = self.endpoint.as_mut().expect("the endpoint is only taken when the loop ends");
+            match message {
+                Some(Ok(Message::Text(text))) => endpoint.handle_input(now, text.as_bytes()),
+                Some(Ok(Message::Binary(bytes))) => endpoint.handle_input(now, &bytes),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => endpoint.handle_keepalive(now),
+                Some(Ok(Message::Close(frame))) => {
+                    self.peer_close = frame.map(|f| CloseFrame::new(u16::from(f.code), f.reason.as_str()));
+                    // tungstenite queued the reply; flushing sends it.
+                    self.unflushed = true;
+                }
+                Some(Ok(Message::Frame(_))) => {}
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "websocket error");
+                    let close = self.peer_close.take().or_else(|| close_for(&error));
+                    endpoint.handle_transport_closed(now, close);
+                }
+                None => endpoint.handle_transport_closed(now, self.peer_close.take()),
+            }
+            self.drain();
+        }
+        progressed
+    }
+
+    fn poll_commands(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        while !self.commands_done && self.ending.is_none() {
+            let now = self.rt.now();
+            match Pin::new(&mut *self.commands).poll_next(cx) {
+                Poll::Ready(Some(command)) => self.endpoint().apply(now, command),
+                Poll::Ready(None) => {
+                    self.commands_done = true;
+                    self.endpoint().commands_ended(now);
+                }
+                Poll::Pending => break,
+            }
+            progressed = true;
+            self.drain();
+        }
+        progressed
+    }
+
+    /// Sleeps until the machine's next deadline; true when it fired.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.endpoint().poll_timeout() else {
+            self.sleep = None;
+            return false;
+        };
+        if self.sleep.as_ref().is_none_or(|(at, _)| *at != deadline) {
+            self.sleep = Some((deadline, self.rt.sleep_until(deadline)));
+        }
+        let (_, sleep) = self.sleep.as_mut().expect("just set");
+        // Compare with the clock too: a runtime may report an elapsed sleep
+        // as pending for a while.
+        if sleep.as_mut().poll(cx).is_ready() || self.rt.now() >= deadline {
+            self.sleep = None;
+            let now = self.rt.now();
+            self.endpoint().handle_timeout(now);
+            self.drain();
+            return true;
+        }
+        false
+    }
+
+    /// Finishes the close handshake, bounded by its timeout.
+    fn poll_ending(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let written = self.poll_write(cx);
+        let timed_out = self.ending.as_mut().is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+        let done = match written {
+            Err(_) => true,
+            Ok(()) if self.out.messages.is_empty() && !self.unflushed => {
+                Pin::new(&mut self.ws).poll_close(cx).is_ready()
+            }
+            Ok(()) => false,
+        };
+        if done || timed_out { Poll::Ready(()) } else { Poll::Pending }
+    }
+}
+
+/// The close code a local WebSocket error stands for (PROTOCOL §1).
+fn close_for(error: &WsError) -> Option<CloseFrame> {
+    match error {
+        WsError::Utf8(_) => Some(CloseFrame::new(1007, "invalid UTF-8 in a text message")),
+        WsError::Capacity(_) => Some(CloseFrame::new(1009, "message too big")),
+        _ => None,
+    }
+}
+
+impl<R: Runtime, S, E> Future for SocketLoop<'_, R, S, E>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    E: Endpoint + Unpin,
+{
+    type Output = LoopEnd<E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LoopEnd<E>> {
+        let this = self.get_mut();
+        this.drain();
+        loop {
+            if this.ending.is_some() {
+                this.poll_deliver(cx);
+                if this.poll_ending(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                let endpoint = this.endpoint.take().expect("the loop ends once");
+                return Poll::Ready((endpoint, std::mem::take(&mut this.out.events)));
+            }
+            let mut progressed = this.poll_commands(cx);
+            this.write_or_fail(cx);
+            this.poll_deliver(cx);
+            progressed |= this.poll_read(cx);
+            progressed |= this.poll_timer(cx);
+            if !progressed {
+                // What reads and timers queued goes out before sleeping.
+                this.write_or_fail(cx);
+                if this.ending.is_none() {
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
