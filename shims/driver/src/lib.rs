@@ -45,6 +45,8 @@ pub use stream::MaybeTls;
 pub use supervisor::ConnectError;
 pub use tls::TlsRoots;
 
+/// Re-exported for building TLS configurations (server certificates, extra roots).
+pub use futures_rustls::rustls;
 /// Re-exported so applications need not depend on relay-core directly.
 pub use relay_core;
 

@@ -18,6 +18,7 @@ use relay_core::connector::{
     Backlog as _, BacklogKey, BufferedFrame, ConnectorConfig, ConnectorError, ConnectorMachine,
     MemoryBacklog, SessionRouter,
 };
+use relay_core::policy::TokenVerifier;
 use relay_core::wire::{ActionResult, Descriptor, Forward, MessageEvent};
 
 use crate::connector_side::{ConnCommand, ConnectorSide};
@@ -97,6 +98,8 @@ pub enum ServerError {
 
 /// State shared by the server handle and its connections.
 pub(crate) struct ServerState {
+    /// Verifies upgrade tokens; replaceable while running (secret rotation).
+    verifier: TokenVerifier,
     pub(crate) backlog: MemoryBacklog,
     pub(crate) router: SessionRouter<ConnId>,
     connections: BTreeMap<ConnId, mpsc::Sender<ConnCommand>>,
@@ -162,6 +165,7 @@ pub async fn listen<R: Runtime>(
     let listener = rt.bind(addr).await?;
     let local_addr = R::local_addr(&listener)?;
     let state = Arc::new(Mutex::new(ServerState {
+        verifier: config.connector.verifier.clone(),
         backlog: MemoryBacklog::new(),
         router: SessionRouter::new(relay_core::connector::DEFAULT_ROUTER_CAPACITY),
         connections: BTreeMap::new(),
@@ -234,8 +238,9 @@ async fn serve<R: Runtime>(
             return;
         }
     };
-    let machine =
-        ConnectorMachine::new(config.connector.clone(), authorization.as_deref(), rt.now(), unix_now());
+    let mut connector = config.connector.clone();
+    connector.verifier = state.lock().unwrap_or_else(PoisonError::into_inner).verifier.clone();
+    let machine = ConnectorMachine::new(connector, authorization.as_deref(), rt.now(), unix_now());
     let (commands_tx, mut commands) = mpsc::channel(1024);
     if !machine.is_closed() {
         let gateway_id = machine.gateway_id().map(str::to_owned);
@@ -306,6 +311,12 @@ impl ServerHandle {
     /// Open connections, oldest first.
     pub fn connections(&self) -> Vec<ConnId> {
         self.lock().connections.keys().copied().collect()
+    }
+
+    /// Replaces the upgrade-token verifier for connections accepted from now
+    /// on (rotate secrets without a restart; open connections stay up).
+    pub fn set_verifier(&self, verifier: TokenVerifier) {
+        self.lock().verifier = verifier;
     }
 
     /// How many frames wait in a gateway's backlog.

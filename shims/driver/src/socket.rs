@@ -27,6 +27,9 @@ use crate::{BoxFuture, Runtime};
 const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Messages read per wakeup before other work gets a turn.
 const READ_BUDGET: usize = 64;
+/// Messages waiting for the socket beyond which commands wait too: a peer
+/// that stops reading slows its senders down instead of growing memory.
+const MAX_QUEUED_MESSAGES: usize = 1024;
 
 /// Where a machine's actions go.
 #[derive(Debug)]
@@ -149,17 +152,20 @@ where
         }
     }
 
-    /// Writes queued messages, then flushes once they are all in.
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<(), WsError> {
+    /// Writes queued messages, then flushes once they are all in; true when
+    /// anything went out (room freed for more commands).
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, WsError> {
+        let mut wrote = false;
         while !self.out.messages.is_empty() {
             match Pin::new(&mut self.ws).poll_ready(cx) {
                 Poll::Ready(Ok(())) => {
                     let message = self.out.messages.pop_front().expect("checked non-empty");
                     Pin::new(&mut self.ws).start_send(message)?;
                     self.unflushed = true;
+                    wrote = true;
                 }
                 Poll::Ready(Err(e)) => return Err(e),
-                Poll::Pending => return Ok(()),
+                Poll::Pending => return Ok(wrote),
             }
         }
         if self.unflushed {
@@ -169,14 +175,18 @@ where
                 Poll::Pending => {}
             }
         }
-        Ok(())
+        Ok(wrote)
     }
 
-    fn write_or_fail(&mut self, cx: &mut Context<'_>) {
-        if let Err(error) = self.poll_write(cx) {
-            let now = self.rt.now();
-            self.endpoint().handle_write_failed(now, &error.to_string());
-            self.drain();
+    fn write_or_fail(&mut self, cx: &mut Context<'_>) -> bool {
+        match self.poll_write(cx) {
+            Ok(wrote) => wrote,
+            Err(error) => {
+                let now = self.rt.now();
+                self.endpoint().handle_write_failed(now, &error.to_string());
+                self.drain();
+                true
+            }
         }
     }
 
@@ -218,7 +228,7 @@ where
 
     fn poll_commands(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progressed = false;
-        while !self.commands_done && self.ending.is_none() {
+        while !self.commands_done && self.ending.is_none() && self.out.messages.len() < MAX_QUEUED_MESSAGES {
             let now = self.rt.now();
             match Pin::new(&mut *self.commands).poll_next(cx) {
                 Poll::Ready(Some(command)) => self.endpoint().apply(now, command),
@@ -258,7 +268,7 @@ where
 
     /// Finishes the close handshake, bounded by its timeout.
     fn poll_ending(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let written = self.poll_write(cx);
+        let written = self.poll_write(cx).map(drop);
         let timed_out = self.ending.as_mut().is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
         let done = match written {
             Err(_) => true,
@@ -300,16 +310,14 @@ where
                 return Poll::Ready((endpoint, std::mem::take(&mut this.out.events)));
             }
             let mut progressed = this.poll_commands(cx);
-            this.write_or_fail(cx);
+            progressed |= this.write_or_fail(cx);
             this.poll_deliver(cx);
             progressed |= this.poll_read(cx);
             progressed |= this.poll_timer(cx);
-            if !progressed {
-                // What reads and timers queued goes out before sleeping.
-                this.write_or_fail(cx);
-                if this.ending.is_none() {
-                    return Poll::Pending;
-                }
+            // Every source was polled to Pending (or made progress and gets
+            // another turn), so a wakeup is registered for each.
+            if !progressed && this.ending.is_none() {
+                return Poll::Pending;
             }
         }
     }
