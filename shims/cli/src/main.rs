@@ -7,6 +7,17 @@
 //! - `relay token mint|verify`: upgrade-auth tokens (PROTOCOL §8);
 //! - `relay url`: the normalized dial URL (PROTOCOL §8).
 //!
+//! And two networked ones, on tokio (`relay-tokio`), for testing either side
+//! of a deployment:
+//!
+//! - `relay serve`: a connector that answers hellos and requests, pushes a
+//!   script of frames, records what gateways send and prints one JSON line
+//!   per event; runs until SIGINT/SIGTERM;
+//! - `relay dial`: a gateway that prints what the connector sends and runs
+//!   the commands read from stdin (actions, acks, interrupts, going idle)
+//!   concurrently, one `result` line each; configured by flags or the
+//!   `GATEWAY_RELAY_*` variables.
+//!
 //! The exact input and output formats are a contract other programs parse; they
 //! are specified in `shims/cli/CLI.md`. Machine output is JSON Lines (or bare
 //! values) on stdout; human messages go to stderr.
@@ -15,12 +26,19 @@
 //! session-key input line) or an I/O error; `2` a usage problem (bad flags,
 //! an empty secret, a bad URL), reported as one sentence on stderr. A closed
 //! stdout (`relay decode | head`) ends the command quietly with exit code 1.
+//! `serve` and `dial` add: `1` for what fails outside the command (a port in
+//! use, a refused connection, a revoked secret) and, for `dial`, `2` when a
+//! stdin line was not a valid command (see CLI.md).
 //!
 //! This file only parses arguments and dispatches; each subcommand lives in
 //! its own module with an `Args` type and a `run` function. To add one, add
 //! a module, a variant to [`Command`] and an arm to [`Command::run`].
 
 mod decode;
+mod demo;
+mod dial;
+mod lines;
+mod serve;
 mod session_key;
 mod stdio;
 mod token;
@@ -49,6 +67,9 @@ struct Cli {
 /// Every subcommand of `relay`.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Play a short session between an embedded connector and a gateway, stage by stage.
+    #[command(after_help = demo::EXAMPLES)]
+    Demo(demo::Args),
     /// Decode a raw frame stream from stdin into one JSON line per frame or diagnostic.
     #[command(after_help = decode::EXAMPLES)]
     Decode(decode::Args),
@@ -61,16 +82,25 @@ enum Command {
     /// Print the normalized dial URL for a connector address.
     #[command(after_help = url::EXAMPLES)]
     Url(url::Args),
+    /// Run a connector for testing a gateway: answers hellos and requests, prints events.
+    #[command(after_help = serve::EXAMPLES)]
+    Serve(serve::Args),
+    /// Run a gateway on the command line: actions on stdin, events and results on stdout.
+    #[command(after_help = dial::EXAMPLES)]
+    Dial(dial::Args),
 }
 
 impl Command {
     /// Runs the subcommand; its outcome decides the exit code.
     fn run(self) -> Result<ExitCode, stdio::Failure> {
         match self {
+            Self::Demo(args) => demo::run(args),
             Self::Decode(args) => decode::run(args),
             Self::SessionKey(args) => session_key::run(args),
             Self::Token(command) => token::run(command),
             Self::Url(args) => url::run(args),
+            Self::Serve(args) => serve::run(args),
+            Self::Dial(args) => dial::run(args),
         }
     }
 }

@@ -19,6 +19,9 @@ pub(crate) enum Failure {
     Read(io::Error),
     /// Writing stdout failed.
     Write(io::Error),
+    /// Something outside the command failed (a refused connection, a port in
+    /// use): one sentence naming the problem and the fix, exit 1.
+    Runtime(String),
 }
 
 impl Failure {
@@ -30,6 +33,7 @@ impl Failure {
             Self::Write(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::from(1),
             Self::Write(e) => (format!("could not write to standard output: {e}"), 1),
             Self::Read(e) => (format!("could not read standard input: {e}"), 1),
+            Self::Runtime(sentence) => (sentence, 1),
         };
         let end = if message.ends_with('.') { "" } else { "." };
         // Nothing sensible is left to do if stderr is gone too.

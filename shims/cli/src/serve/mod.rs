@@ -1,0 +1,280 @@
+//! `relay serve`: a connector for testing any gateway.
+//!
+//! Accepts gateways on `ws://<addr>/relay`, answers every hello with a
+//! descriptor and every request per `--reply`, pushes the `--script` to each
+//! gateway after its handshake, and prints one JSON line per notable event
+//! (formats in CLI.md). Runs until SIGINT or SIGTERM, then closes every
+//! connection (close 1000) and exits 0.
+
+mod conn;
+mod descriptors;
+mod output;
+mod record;
+mod replies;
+mod script;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::{SocketAddr, ToSocketAddrs as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use relay_core::connector::ConnectorConfig;
+use relay_core::policy::{Secret, TokenVerifier};
+use relay_driver::{ConnId, ServerConfig, ServerEvent, ServerEvents};
+use tokio::sync::mpsc::UnboundedSender;
+
+use self::conn::{Job, Setup};
+use self::descriptors::Descriptors;
+use self::replies::Reply;
+use crate::lines::{self, JsonObject, LineSink};
+use crate::stdio::Failure;
+
+/// The default `--max-token-lifetime`: one hour (PROTOCOL §8).
+const DEFAULT_MAX_TOKEN_LIFETIME_SECS: u64 = 3600;
+/// How long closing the connections may take once a signal arrived.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// The `--help` examples.
+pub(crate) const EXAMPLES: &str = r#"Examples:
+  relay serve --listen 127.0.0.1:0
+      {"event":"listening","url":"ws://127.0.0.1:41237/relay"}
+      {"event":"connected","conn":1,"gateway_id":null}
+      {"event":"hello","conn":1,"platform":"discord","botId":"B1"}
+  relay serve --listen 127.0.0.1:8080 --platform telegram --reply fail
+  relay serve --listen 0.0.0.0:8080 --secret "$GATEWAY_RELAY_SECRET" --record frames.jsonl
+  relay serve --listen 127.0.0.1:0 --descriptor descriptors.json --script pushes.jsonl
+      where pushes.jsonl holds lines such as
+      {"type":"inbound","event":{"text":"hi","source":{"platform":"discord","chat_id":"c1"}}}
+      {"sleep_ms":100}
+
+Runs until SIGINT or SIGTERM (then closes every connection and exits 0)."#;
+
+/// Arguments of `relay serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Address to listen on, `host:port`; port 0 picks a free port (the
+    /// first output line names it).
+    #[arg(long, value_name = "ADDR")]
+    listen: String,
+    /// Answer hellos from this file: one descriptor object, or an object
+    /// mapping platform names to descriptors (a platform it lacks is refused).
+    #[arg(long, value_name = "FILE", conflicts_with = "platform")]
+    descriptor: Option<PathBuf>,
+    /// Answer every hello with the built-in descriptor of this platform
+    /// [default: the built-in descriptor of each hello's platform].
+    #[arg(long, value_name = "P")]
+    platform: Option<String>,
+    /// Frames to push to every gateway after its handshake (JSON Lines;
+    /// `inbound`, `passthrough_forward`, `interrupt_inbound`, or `{"sleep_ms": N}`).
+    #[arg(long, value_name = "FILE")]
+    script: Option<PathBuf>,
+    /// Write one JSON line per frame received to this file (created, or truncated).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Require upgrade tokens signed with this secret; repeat for a rotation list.
+    #[arg(long = "secret", value_name = "S")]
+    secrets: Vec<String>,
+    /// Refuse tokens expiring more than this many seconds from now, and never-expiring ones.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_MAX_TOKEN_LIFETIME_SECS)]
+    max_token_lifetime: u64,
+    /// How to answer requests.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Reply::Echo)]
+    reply: Reply,
+}
+
+/// Everything `serve` needs once it runs.
+#[derive(Debug)]
+struct Plan {
+    addr: SocketAddr,
+    config: ServerConfig,
+    descriptors: Descriptors,
+    script: Vec<script::Step>,
+    record: Option<File>,
+    reply: Reply,
+}
+
+/// Checks the arguments, then serves until a signal arrives.
+pub(crate) fn run(args: Args) -> Result<ExitCode, Failure> {
+    let plan = plan(args)?;
+    lines::runtime()?.block_on(serve(plan))
+}
+
+fn plan(args: Args) -> Result<Plan, Failure> {
+    let addr = args.listen.to_socket_addrs().ok().and_then(|mut addrs| addrs.next()).ok_or_else(|| {
+        Failure::Usage(format!(
+            "--listen {:?} is not an address to listen on; pass host:port, for example 127.0.0.1:0",
+            args.listen
+        ))
+    })?;
+    let descriptors = match (args.descriptor, args.platform) {
+        (Some(path), _) => Descriptors::load(&path)?,
+        (None, Some(platform)) => Descriptors::Platform(platform),
+        (None, None) => Descriptors::BuiltIn,
+    };
+    let script = args.script.map(|path| script::load(&path)).transpose()?.unwrap_or_default();
+    let record = args
+        .record
+        .map(|path| {
+            File::create(&path).map_err(|e| {
+                Failure::Usage(format!(
+                    "could not create the record file {}: {e}; pass a writable path",
+                    path.display()
+                ))
+            })
+        })
+        .transpose()?;
+    let secrets = args
+        .secrets
+        .into_iter()
+        .map(|s| {
+            Secret::new(s).ok_or_else(|| {
+                Failure::Usage(
+                    "a --secret is empty or whitespace-only; pass the real shared secret".to_owned(),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut config = ServerConfig::default();
+    if !secrets.is_empty() {
+        let verifier = TokenVerifier::new(secrets).with_max_lifetime(args.max_token_lifetime);
+        config.connector = ConnectorConfig::with_verifier(verifier);
+    }
+    Ok(Plan { addr, config, descriptors, script, record, reply: args.reply })
+}
+
+async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
+    // Handlers first: a signal right after the `listening` line must not kill us.
+    let mut stop = Box::pin(shutdown_signal()?);
+    let (handle, mut events) = relay_tokio::listen(plan.addr, plan.config).await.map_err(|e| {
+        Failure::Runtime(format!("could not listen on {}: {e}; pick another address or port 0", plan.addr))
+    })?;
+    let (out, out_thread) = lines::spawn(std::io::stdout());
+    let (record, record_thread) = match plan.record {
+        Some(file) => {
+            let (sink, thread) = lines::spawn(file);
+            (Some(sink), Some(thread))
+        }
+        None => (None, None),
+    };
+    let mut state = State {
+        setup: Arc::new(Setup {
+            handle: handle.clone(),
+            descriptors: plan.descriptors,
+            script: plan.script,
+            out: out.clone(),
+            played: Mutex::default(),
+        }),
+        reply: plan.reply,
+        record,
+        conns: BTreeMap::new(),
+    };
+    out.json(JsonObject::new().field("event", "listening").field("url", &handle.url())).await?;
+    let outcome = loop {
+        tokio::select! {
+            event = events.next() => match event {
+                Some(event) => {
+                    if let Err(failure) = state.handle(event).await {
+                        break Err(failure);
+                    }
+                }
+                None => break Ok(()),
+            },
+            () = &mut stop => break Ok(()),
+        }
+    };
+    if outcome.is_ok() {
+        // Close every connection and report how each ended, within the grace period.
+        let closing = close_all(&mut state, &mut events);
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, closing).await;
+    }
+    drop(state);
+    if let Some(thread) = record_thread {
+        thread.finish().await?;
+    }
+    let finished = out_thread.finish().await;
+    outcome.and(finished).map(|()| ExitCode::SUCCESS)
+}
+
+async fn close_all(state: &mut State, events: &mut ServerEvents) -> Result<(), Failure> {
+    for conn in state.setup.handle.connections() {
+        let _ = state.setup.handle.close(conn).await;
+    }
+    while !state.conns.is_empty() {
+        let Some(event) = events.next().await else { break };
+        state.handle(event).await?;
+    }
+    Ok(())
+}
+
+/// The event loop's state.
+#[derive(Debug)]
+struct State {
+    setup: Arc<Setup>,
+    reply: Reply,
+    record: Option<LineSink>,
+    /// The task of every open connection.
+    conns: BTreeMap<ConnId, UnboundedSender<Job>>,
+}
+
+impl State {
+    /// Prints and records `event`, and hands the connection's task its job.
+    async fn handle(&mut self, event: ServerEvent) -> Result<(), Failure> {
+        if let (Some(record), Some(line)) = (&self.record, record::record_line(&event)) {
+            record.json(line).await?;
+        }
+        for line in output::event_lines(&event) {
+            self.setup.out.json(line).await?;
+        }
+        let job = match event {
+            ServerEvent::Connected { conn, gateway_id } => {
+                self.conns.insert(conn, conn::spawn(Arc::clone(&self.setup), conn, gateway_id));
+                return Ok(());
+            }
+            ServerEvent::Closed { conn, .. } => {
+                self.conns.remove(&conn);
+                return Ok(());
+            }
+            ServerEvent::Hello { conn, identity, .. } => (conn, Job::Hello(identity)),
+            ServerEvent::Request { conn, request_id, action, .. } => match self.reply.answer(&action) {
+                Some(result) => (conn, Job::Respond { request_id, result }),
+                None => return Ok(()),
+            },
+            _ => return Ok(()),
+        };
+        if let Some(tx) = self.conns.get(&job.0) {
+            // A send error means the task ended: the connection is closing anyway.
+            let _ = tx.send(job.1);
+        }
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM (Ctrl-C elsewhere). The handlers are
+/// installed when this is called, not when it is first polled.
+fn shutdown_signal() -> Result<impl Future<Output = ()>, Failure> {
+    let failed = |e: std::io::Error| Failure::Runtime(format!("could not install a signal handler: {e}"));
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).map_err(failed)?;
+        let mut terminate = signal(SignalKind::terminate()).map_err(failed)?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = failed;
+        Ok(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+    }
+}
