@@ -11,7 +11,7 @@ use relay_core::connector::{
 use relay_core::gateway::CloseFrame;
 use relay_core::wire::{ActionResult, Descriptor};
 
-use crate::server::{Delivery, ServerState};
+use crate::server::{Delivery, ServerState, Tap};
 use crate::server_events::{ConnId, ServerEvent};
 use crate::socket::{Endpoint, Outbox};
 
@@ -29,12 +29,18 @@ pub(crate) struct ConnectorSide {
     conn: ConnId,
     machine: ConnectorMachine,
     state: Arc<Mutex<ServerState>>,
+    tap: Option<Tap>,
     pub(crate) reason: Option<CloseReason>,
 }
 
 impl ConnectorSide {
-    pub(crate) fn new(conn: ConnId, machine: ConnectorMachine, state: Arc<Mutex<ServerState>>) -> Self {
-        Self { conn, machine, state, reason: None }
+    pub(crate) fn new(
+        conn: ConnId,
+        machine: ConnectorMachine,
+        state: Arc<Mutex<ServerState>>,
+        tap: Option<Tap>,
+    ) -> Self {
+        Self { conn, machine, state, tap, reason: None }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, ServerState> {
@@ -116,6 +122,9 @@ impl Endpoint for ConnectorSide {
     }
 
     fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        if let Some(tap) = &self.tap {
+            tap(self.conn, bytes);
+        }
         self.machine.handle_input(now, bytes);
     }
 

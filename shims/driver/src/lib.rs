@@ -39,7 +39,7 @@ pub use client::{Client, ClientConfig, IdleOutcome};
 pub use dial::{DialError, DialTarget, websocket_config};
 pub use events::{ClientEvent, ConnectionEvent};
 pub use runtime::{BoxFuture, Runtime, os_seed, unix_now};
-pub use server::{Delivery, ServerConfig, ServerError, ServerEvents, ServerHandle, listen};
+pub use server::{Delivery, ServerConfig, ServerError, ServerEvents, ServerHandle, Tap, listen};
 pub use server_events::{ConnId, ServerEvent};
 pub use stream::MaybeTls;
 pub use supervisor::ConnectError;

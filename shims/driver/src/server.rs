@@ -42,7 +42,13 @@ pub struct ServerConfig {
     pub event_capacity: usize,
     /// Serve `wss://` with this TLS configuration.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Sees every data message a gateway sends, before the machine does
+    /// (for recording raw traffic); it must return quickly.
+    pub tap: Option<Tap>,
 }
+
+/// A callback that sees each data message received on a connection.
+pub type Tap = Arc<dyn Fn(ConnId, &[u8]) + Send + Sync>;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -53,6 +59,7 @@ impl Default for ServerConfig {
             websocket_buffer: 16 * 1024,
             event_capacity: 1024,
             tls: None,
+            tap: None,
         }
     }
 }
@@ -247,7 +254,7 @@ async fn serve<R: Runtime>(
         state.lock().unwrap_or_else(PoisonError::into_inner).connections.insert(conn, commands_tx);
         let _ = events.send(ServerEvent::Connected { conn, gateway_id }).await;
     }
-    let side = ConnectorSide::new(conn, machine, Arc::clone(&state));
+    let side = ConnectorSide::new(conn, machine, Arc::clone(&state), config.tap.clone());
     let (_side, undelivered) = SocketLoop::new(rt, side, ws, &mut commands, events.clone()).await;
     {
         let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -386,6 +393,17 @@ impl ServerHandle {
             .router
             .route(session_key)
             .map_err(|_| ServerError::NoRoute(session_key.to_owned()))?;
+        let (key, chat) = (session_key.to_owned(), chat_id.to_owned());
+        self.call(conn, |reply| ConnCommand::Interrupt(key, chat, reply)).await
+    }
+
+    /// Sends `interrupt_inbound` down one specific connection.
+    pub async fn push_interrupt_to(
+        &self,
+        conn: ConnId,
+        session_key: &str,
+        chat_id: &str,
+    ) -> Result<Delivery, ServerError> {
         let (key, chat) = (session_key.to_owned(), chat_id.to_owned());
         self.call(conn, |reply| ConnCommand::Interrupt(key, chat, reply)).await
     }

@@ -271,8 +271,13 @@ async fn run_until_ready<F: std::future::Future + Unpin>(
 ) -> F::Output {
     let Some(signal) = signal else { return connection.await };
     match future::select(connection, ready).await {
-        Either::Left((end, _)) => {
-            *unsignalled = Some(signal);
+        Either::Left((end, mut ready)) => {
+            // The handshake may have completed in the same poll that ended the connection.
+            if matches!(ready.try_recv(), Ok(Some(()))) {
+                let _ = signal.send(Ok(()));
+            } else {
+                *unsignalled = Some(signal);
+            }
             end
         }
         Either::Right((outcome, connection)) => {

@@ -29,7 +29,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use self::conn::{Job, Setup};
 use self::descriptors::Descriptors;
 use self::replies::Reply;
-use crate::lines::{self, JsonObject, LineSink};
+use crate::lines::{self, JsonObject};
 use crate::stdio::Failure;
 
 /// The default `--max-token-lifetime`: one hour (PROTOCOL §8).
@@ -148,17 +148,16 @@ fn plan(args: Args) -> Result<Plan, Failure> {
 async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
     // Handlers first: a signal right after the `listening` line must not kill us.
     let mut stop = Box::pin(shutdown_signal()?);
-    let (handle, mut events) = relay_tokio::listen(plan.addr, plan.config).await.map_err(|e| {
+    let mut config = plan.config;
+    let record_thread = plan.record.map(|file| {
+        let (tap, thread) = record::Recorder::start(file);
+        config.tap = Some(tap);
+        thread
+    });
+    let (handle, mut events) = relay_tokio::listen(plan.addr, config).await.map_err(|e| {
         Failure::Runtime(format!("could not listen on {}: {e}; pick another address or port 0", plan.addr))
     })?;
     let (out, out_thread) = lines::spawn(std::io::stdout());
-    let (record, record_thread) = match plan.record {
-        Some(file) => {
-            let (sink, thread) = lines::spawn(file);
-            (Some(sink), Some(thread))
-        }
-        None => (None, None),
-    };
     let mut state = State {
         setup: Arc::new(Setup {
             handle: handle.clone(),
@@ -168,7 +167,6 @@ async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
             played: Mutex::default(),
         }),
         reply: plan.reply,
-        record,
         conns: BTreeMap::new(),
     };
     out.json(JsonObject::new().field("event", "listening").field("url", &handle.url())).await?;
@@ -191,8 +189,10 @@ async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, closing).await;
     }
     drop(state);
+    drop(handle);
     if let Some(thread) = record_thread {
-        thread.finish().await?;
+        // The server's connections hold the tap; they end within the grace period above.
+        thread.finish()?;
     }
     let finished = out_thread.finish().await;
     outcome.and(finished).map(|()| ExitCode::SUCCESS)
@@ -214,7 +214,6 @@ async fn close_all(state: &mut State, events: &mut ServerEvents) -> Result<(), F
 struct State {
     setup: Arc<Setup>,
     reply: Reply,
-    record: Option<LineSink>,
     /// The task of every open connection.
     conns: BTreeMap<ConnId, UnboundedSender<Job>>,
 }
@@ -222,9 +221,6 @@ struct State {
 impl State {
     /// Prints and records `event`, and hands the connection's task its job.
     async fn handle(&mut self, event: ServerEvent) -> Result<(), Failure> {
-        if let (Some(record), Some(line)) = (&self.record, record::record_line(&event)) {
-            record.json(line).await?;
-        }
         for line in output::event_lines(&event) {
             self.setup.out.json(line).await?;
         }

@@ -117,7 +117,9 @@ pub(crate) async fn play(handle: ServerHandle, conn: ConnId, steps: Vec<Step>, o
         let outcome = match push {
             Push::Inbound(event) => handle.push_inbound(conn, *event).await,
             Push::Forward(forward) => handle.push_forward(conn, *forward).await,
-            Push::Interrupt { session_key, chat_id } => handle.push_interrupt(&session_key, &chat_id).await,
+            Push::Interrupt { session_key, chat_id } => {
+                handle.push_interrupt_to(conn, &session_key, &chat_id).await
+            }
         };
         let head = |event: &str| {
             JsonObject::new()
