@@ -85,6 +85,7 @@ mod delivery;
 mod hellos;
 mod machine;
 mod output;
+mod profiles;
 mod router;
 mod stats;
 mod timers;
@@ -96,5 +97,6 @@ pub use backlog::{Backlog, BacklogEntry, BacklogKey, BufferedFrame, MemoryBacklo
 pub use config::ConnectorConfig;
 pub use machine::ConnectorMachine;
 pub use output::{Action, CloseReason, ConnectorError, Event, PushOutcome};
+pub use profiles::{descriptor_for, echo_result};
 pub use router::{DEFAULT_ROUTER_CAPACITY, NoRoute, SessionRouter};
 pub use stats::Stats;

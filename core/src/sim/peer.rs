@@ -1,11 +1,8 @@
 //! A scriptable in-memory connector for gateway tests: it answers hellos,
 //! answers or holds requests, and lets a test push any bytes.
 
-use serde_json::json;
-
-use crate::wire::{
-    ActionResult, Descriptor, Direction, Frame, LenUnit, LineCodec, LineEvent, OutboundAction, OutboundResult,
-};
+pub use crate::connector::{descriptor_for, echo_result};
+use crate::wire::{ActionResult, Direction, Frame, LineCodec, LineEvent, OutboundAction, OutboundResult};
 
 /// How the scripted connector answers `outbound` frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,38 +13,6 @@ pub enum ReplyMode {
     Hold,
     /// Never answer.
     Silent,
-}
-
-/// The descriptor `relay serve` would send for a platform: Discord, Telegram
-/// and Slack profiles, anything else a plain one.
-pub fn descriptor_for(platform: &str) -> Descriptor {
-    let mut d = Descriptor::new(platform, platform);
-    d.supports_edit = true;
-    match platform {
-        "discord" => {
-            d.label = "Discord".into();
-            d.max_message_length = 2000;
-            d.supports_threads = true;
-            d.markdown_dialect = "discord".into();
-            d.supported_ops = vec!["react".into(), "send_media".into(), "thread_create".into()];
-        }
-        "telegram" => {
-            d.label = "Telegram".into();
-            d.max_message_length = 4096;
-            d.markdown_dialect = "markdown_v2".into();
-            d.len_unit = LenUnit::Utf16;
-            d.supports_draft_streaming = true;
-            d.supported_ops = vec!["draft".into(), "react".into()];
-        }
-        "slack" => {
-            d.label = "Slack".into();
-            d.max_message_length = 40000;
-            d.supports_threads = true;
-            d.markdown_dialect = "slack".into();
-        }
-        _ => {}
-    }
-    d
 }
 
 /// A connector that follows a script instead of an application.
@@ -170,16 +135,4 @@ impl ScriptedConnector {
     pub fn take_outbox(&mut self) -> Vec<Vec<u8>> {
         std::mem::take(&mut self.outbox)
     }
-}
-
-/// What `relay serve --reply echo` answers.
-pub fn echo_result(action: &OutboundAction) -> ActionResult {
-    let mut result = ActionResult::ok();
-    match action {
-        OutboundAction::GetChatInfo(info) => {
-            result.extra.insert("chat_info".into(), json!({"name": info.chat_id, "type": "group"}));
-        }
-        other => result.message_id = Some(format!("srv-{}", other.op())),
-    }
-    result
 }

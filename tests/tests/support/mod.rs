@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use relay_core::sim::{descriptor_for, echo_result};
+use relay_core::connector::{descriptor_for, echo_result};
 use relay_driver::{Runtime, ServerConfig, ServerEvent, ServerEvents, ServerHandle};
 
 /// Runs `scenario` to completion on the named runtime, failing after `limit`.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use relay_core::sim::descriptor_for;
+use relay_core::connector::descriptor_for;
 use relay_core::wire::{Descriptor, Object};
 use serde_json::Value;
 

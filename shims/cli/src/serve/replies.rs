@@ -1,6 +1,6 @@
 //! `--reply`: how `relay serve` answers `outbound` requests.
 
-use relay_core::sim::echo_result;
+use relay_core::connector::echo_result;
 use relay_core::wire::{ActionResult, OutboundAction};
 
 /// The error text of `--reply fail`.
