@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use cli_net::{WAIT, dial, dial_all, relay_command};
 use relay_core::connector::{BacklogKey, BufferedFrame, ConnectorConfig};
+use relay_core::connector::{descriptor_for, echo_result};
 use relay_core::gateway::Identity;
 use relay_core::policy::{Secret, TokenVerifier};
-use relay_core::connector::{descriptor_for, echo_result};
 use relay_core::wire::{MessageEvent, OutboundAction, Platform, SessionSource};
 use relay_driver::{ServerConfig, ServerEvent, ServerEvents, ServerHandle};
 use serde_json::json;

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use relay_core::adapter::{InboundDedupe, convert_interaction};
 use relay_core::connector::BacklogKey;
+use relay_core::connector::{descriptor_for, echo_result};
 use relay_core::gateway::Identity;
 use relay_core::policy::{SessionKeyOptions, session_key};
-use relay_core::connector::{descriptor_for, echo_result};
 use relay_core::wire::{Forward, MessageEvent, Platform, SessionSource};
 use relay_driver::{
     ClientConfig, ClientEvent, ConnectionEvent, Delivery, Events, IdleOutcome, Runtime, ServerConfig,
