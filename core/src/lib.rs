@@ -18,6 +18,7 @@ pub mod adapter;
 pub mod connector;
 pub mod gateway;
 pub mod policy;
+mod timer_table;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod wire;
