@@ -12,7 +12,7 @@ pub(crate) enum Timer {
 
 impl From<Timer> for usize {
     fn from(timer: Timer) -> Self {
-        timer as usize
+        timer as Self
     }
 }
 
