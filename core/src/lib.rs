@@ -18,7 +18,10 @@ pub mod adapter;
 pub mod connector;
 pub mod gateway;
 pub mod policy;
-mod timer_table;
 #[cfg(feature = "sim")]
 pub mod sim;
+mod socket_machine;
+mod timer_table;
 pub mod wire;
+
+pub use socket_machine::SocketMachine;

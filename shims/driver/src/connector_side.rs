@@ -8,10 +8,9 @@ use futures::channel::oneshot;
 use relay_core::connector::{
     Action, BufferedFrame, CloseReason, ConnectorError, ConnectorMachine, Event, PushOutcome,
 };
-use relay_core::gateway::CloseFrame;
 use relay_core::wire::{ActionResult, Descriptor};
 
-use crate::server::{Delivery, ServerState, Tap};
+use crate::server::{Delivery, ServerState};
 use crate::server_events::{ConnId, ServerEvent};
 use crate::socket::{Endpoint, Outbox};
 
@@ -29,18 +28,12 @@ pub(crate) struct ConnectorSide {
     conn: ConnId,
     machine: ConnectorMachine,
     state: Arc<Mutex<ServerState>>,
-    tap: Option<Tap>,
     pub(crate) reason: Option<CloseReason>,
 }
 
 impl ConnectorSide {
-    pub(crate) fn new(
-        conn: ConnId,
-        machine: ConnectorMachine,
-        state: Arc<Mutex<ServerState>>,
-        tap: Option<Tap>,
-    ) -> Self {
-        Self { conn, machine, state, tap, reason: None }
+    pub(crate) fn new(conn: ConnId, machine: ConnectorMachine, state: Arc<Mutex<ServerState>>) -> Self {
+        Self { conn, machine, state, reason: None }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, ServerState> {
@@ -92,6 +85,11 @@ impl ConnectorSide {
 impl Endpoint for ConnectorSide {
     type Command = ConnCommand;
     type Event = ServerEvent;
+    type Machine = ConnectorMachine;
+
+    fn machine(&mut self) -> &mut ConnectorMachine {
+        &mut self.machine
+    }
 
     fn apply(&mut self, now: Instant, command: ConnCommand) {
         match command {
@@ -119,33 +117,6 @@ impl Endpoint for ConnectorSide {
 
     fn commands_ended(&mut self, now: Instant) {
         let _ = self.machine.close(now);
-    }
-
-    fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
-        if let Some(tap) = &self.tap {
-            tap(self.conn, bytes);
-        }
-        self.machine.handle_input(now, bytes);
-    }
-
-    fn handle_keepalive(&mut self, now: Instant) {
-        self.machine.handle_keepalive(now);
-    }
-
-    fn handle_transport_closed(&mut self, now: Instant, close: Option<CloseFrame>) {
-        self.machine.handle_transport_closed(now, close);
-    }
-
-    fn handle_write_failed(&mut self, now: Instant, detail: &str) {
-        self.machine.handle_write_failed(now, detail);
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.machine.handle_timeout(now);
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.machine.poll_timeout()
     }
 
     fn drain(&mut self, now: Instant, out: &mut Outbox<ServerEvent>) {

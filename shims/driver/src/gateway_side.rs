@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use futures::channel::oneshot;
-use relay_core::gateway::{Action, CloseFrame, CloseReason, Event, RelayMachine, RequestError, RequestId};
+use relay_core::gateway::{Action, CloseReason, Event, RelayMachine, RequestError, RequestId};
 use relay_core::wire::ActionResult;
 
 use crate::client::{Command, IdleOutcome, Shared};
@@ -101,6 +101,11 @@ impl GatewaySide {
 impl Endpoint for GatewaySide {
     type Command = Command;
     type Event = ClientEvent;
+    type Machine = RelayMachine;
+
+    fn machine(&mut self) -> &mut RelayMachine {
+        &mut self.machine
+    }
 
     fn apply(&mut self, now: Instant, command: Command) {
         match command {
@@ -133,30 +138,6 @@ impl Endpoint for GatewaySide {
 
     fn commands_ended(&mut self, now: Instant) {
         let _ = self.machine.close(now);
-    }
-
-    fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
-        self.machine.handle_input(now, bytes);
-    }
-
-    fn handle_keepalive(&mut self, now: Instant) {
-        self.machine.handle_keepalive(now);
-    }
-
-    fn handle_transport_closed(&mut self, now: Instant, close: Option<CloseFrame>) {
-        self.machine.handle_transport_closed(now, close);
-    }
-
-    fn handle_write_failed(&mut self, now: Instant, detail: &str) {
-        self.machine.handle_write_failed(now, detail);
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.machine.handle_timeout(now);
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.machine.poll_timeout()
     }
 
     fn drain(&mut self, now: Instant, out: &mut Outbox<ClientEvent>) {

@@ -23,7 +23,7 @@ use relay_core::wire::{ActionResult, Descriptor, Forward, MessageEvent};
 
 use crate::connector_side::{ConnCommand, ConnectorSide};
 use crate::server_events::{ConnId, ServerEvent};
-use crate::socket::SocketLoop;
+use crate::socket::{LoopTap, SocketLoop};
 use crate::stream::MaybeTls;
 use crate::{Runtime, unix_now, websocket_config};
 
@@ -254,8 +254,10 @@ async fn serve<R: Runtime>(
         state.lock().unwrap_or_else(PoisonError::into_inner).connections.insert(conn, commands_tx);
         let _ = events.send(ServerEvent::Connected { conn, gateway_id }).await;
     }
-    let side = ConnectorSide::new(conn, machine, Arc::clone(&state), config.tap.clone());
-    let (_side, undelivered) = SocketLoop::new(rt, side, ws, &mut commands, events.clone()).await;
+    let side = ConnectorSide::new(conn, machine, Arc::clone(&state));
+    let tap = config.tap.map(|tap| Box::new(move |bytes: &[u8]| tap(conn, bytes)) as LoopTap);
+    let (_side, undelivered) =
+        SocketLoop::new(rt, side, ws, &mut commands, events.clone()).with_tap(tap).await;
     {
         let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
         s.connections.remove(&conn);

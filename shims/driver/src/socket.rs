@@ -19,6 +19,7 @@ use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::{Error as WsError, Message};
 use futures::channel::mpsc;
 use futures::{AsyncRead, AsyncWrite, Sink, Stream};
+use relay_core::SocketMachine;
 use relay_core::gateway::CloseFrame;
 
 use crate::{BoxFuture, Runtime};
@@ -54,19 +55,18 @@ impl<E> Outbox<E> {
 pub(crate) trait Endpoint {
     type Command: Unpin;
     type Event: Unpin;
+    type Machine: SocketMachine;
 
+    fn machine(&mut self) -> &mut Self::Machine;
     fn apply(&mut self, now: Instant, command: Self::Command);
     /// Every handle is gone: nobody can use this connection any more.
     fn commands_ended(&mut self, now: Instant);
-    fn handle_input(&mut self, now: Instant, bytes: &[u8]);
-    fn handle_keepalive(&mut self, now: Instant);
-    fn handle_transport_closed(&mut self, now: Instant, close: Option<CloseFrame>);
-    fn handle_write_failed(&mut self, now: Instant, detail: &str);
-    fn handle_timeout(&mut self, now: Instant);
-    fn poll_timeout(&self) -> Option<Instant>;
     /// Moves the machine's queued actions into `out`.
     fn drain(&mut self, now: Instant, out: &mut Outbox<Self::Event>);
 }
+
+/// Sees every data message received, before the machine does.
+pub(crate) type LoopTap = Box<dyn Fn(&[u8]) + Send>;
 
 pub(crate) struct SocketLoop<'a, R: Runtime, S, E: Endpoint> {
     rt: R,
@@ -81,6 +81,7 @@ pub(crate) struct SocketLoop<'a, R: Runtime, S, E: Endpoint> {
     /// The machine closed: finishing the WebSocket close handshake until this fires.
     ending: Option<BoxFuture<()>>,
     commands_done: bool,
+    tap: Option<LoopTap>,
 }
 
 /// What a finished loop hands back: the endpoint, and events the
@@ -111,7 +112,18 @@ where
             peer_close: None,
             ending: None,
             commands_done: false,
+            tap: None,
         }
+    }
+
+    /// Shows every received data message to `tap` first.
+    pub(crate) fn with_tap(mut self, tap: Option<LoopTap>) -> Self {
+        self.tap = tap;
+        self
+    }
+
+    fn machine(&mut self) -> &mut E::Machine {
+        self.endpoint().machine()
     }
 
     fn endpoint(&mut self) -> &mut E {
@@ -183,7 +195,7 @@ where
             Ok(wrote) => wrote,
             Err(error) => {
                 let now = self.rt.now();
-                self.endpoint().handle_write_failed(now, &error.to_string());
+                self.machine().handle_write_failed(now, &error.to_string());
                 self.drain();
                 true
             }
@@ -203,11 +215,20 @@ where
                 Poll::Ready(message) => message,
             };
             progressed = true;
-            let endpoint = self.endpoint.as_mut().expect("the endpoint is only taken when the loop ends");
+            let data = match &message {
+                Some(Ok(Message::Text(text))) => Some(text.as_bytes()),
+                Some(Ok(Message::Binary(bytes))) => Some(&bytes[..]),
+                _ => None,
+            };
+            if let (Some(tap), Some(data)) = (&self.tap, data) {
+                tap(data);
+            }
+            let machine =
+                self.endpoint.as_mut().expect("the endpoint is only taken when the loop ends").machine();
             match message {
-                Some(Ok(Message::Text(text))) => endpoint.handle_input(now, text.as_bytes()),
-                Some(Ok(Message::Binary(bytes))) => endpoint.handle_input(now, &bytes),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => endpoint.handle_keepalive(now),
+                Some(Ok(Message::Text(text))) => machine.handle_input(now, text.as_bytes()),
+                Some(Ok(Message::Binary(bytes))) => machine.handle_input(now, &bytes),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => machine.handle_keepalive(now),
                 Some(Ok(Message::Close(frame))) => {
                     self.peer_close = frame.map(|f| CloseFrame::new(u16::from(f.code), f.reason.as_str()));
                     // tungstenite queued the reply; flushing sends it.
@@ -217,9 +238,9 @@ where
                 Some(Err(error)) => {
                     tracing::debug!(%error, "websocket error");
                     let close = self.peer_close.take().or_else(|| close_for(&error));
-                    endpoint.handle_transport_closed(now, close);
+                    machine.handle_transport_closed(now, close);
                 }
-                None => endpoint.handle_transport_closed(now, self.peer_close.take()),
+                None => machine.handle_transport_closed(now, self.peer_close.take()),
             }
             self.drain();
         }
@@ -246,7 +267,7 @@ where
 
     /// Sleeps until the machine's next deadline; true when it fired.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(deadline) = self.endpoint().poll_timeout() else {
+        let Some(deadline) = self.machine().poll_timeout() else {
             self.sleep = None;
             return false;
         };
@@ -259,7 +280,7 @@ where
         if sleep.as_mut().poll(cx).is_ready() || self.rt.now() >= deadline {
             self.sleep = None;
             let now = self.rt.now();
-            self.endpoint().handle_timeout(now);
+            self.machine().handle_timeout(now);
             self.drain();
             return true;
         }
