@@ -132,8 +132,9 @@ impl RelayMachine {
                 }
                 Err(problem) => self.on_bad_line(problem),
             }
+            // Per line, not per message, so the close does not depend on chunking.
+            self.finish_shutdown_when_drained();
         }
-        self.finish_shutdown_when_drained();
     }
 
     /// A WebSocket ping or pong arrived: the link is alive.
@@ -528,3 +529,7 @@ fn decode(event: LineEvent<'_>) -> Result<(u64, Frame), LineProblem> {
         }),
     }
 }
+
+#[cfg(test)]
+#[path = "machine_tests.rs"]
+mod tests;

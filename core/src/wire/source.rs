@@ -9,8 +9,9 @@ use super::json::{Extra, FieldError, Object, Reader, Writer, json_object_serde};
 ///
 /// Decoding yields the interpreted view: `chat_id` defaults to `""`,
 /// `chat_type` to `dm`, `scope_id` falls back to `guild_id`, and `user_name`
-/// takes `user_display_name`, then `user_name`, then `user_handle`. Unknown
-/// keys are kept in [`extra`](Self::extra).
+/// takes `user_display_name`, then `user_name`, then `user_handle`, and the
+/// fields written only when non-empty read `""` as absent. Unknown keys are
+/// kept in [`extra`](Self::extra).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionSource {
     /// The platform (unknown names read as `relay`).
@@ -133,15 +134,15 @@ impl SessionSource {
             user_name: first_non_empty([display_name, user_name, user_handle]),
             thread_id: r.id("thread_id")?,
             chat_topic: r.string("chat_topic")?,
-            user_id_alt: r.id("user_id_alt")?,
-            chat_id_alt: r.id("chat_id_alt")?,
-            scope_id: scope_id.or(guild_id),
-            parent_chat_id: r.id("parent_chat_id")?,
-            message_id: r.id("message_id")?,
-            profile: r.string("profile")?,
+            user_id_alt: non_empty(r.id("user_id_alt")?),
+            chat_id_alt: non_empty(r.id("chat_id_alt")?),
+            scope_id: non_empty(scope_id.or(guild_id)),
+            parent_chat_id: non_empty(r.id("parent_chat_id")?),
+            message_id: non_empty(r.id("message_id")?),
+            profile: non_empty(r.string("profile")?),
             auto_thread_created: r.bool("auto_thread_created")?.unwrap_or(false),
-            auto_thread_initial_name: r.string("auto_thread_initial_name")?,
-            prospective_thread_id: r.id("prospective_thread_id")?,
+            auto_thread_initial_name: non_empty(r.string("auto_thread_initial_name")?),
+            prospective_thread_id: non_empty(r.id("prospective_thread_id")?),
             extra: r.finish(),
         })
     }
@@ -175,6 +176,12 @@ impl SessionSource {
 }
 
 json_object_serde!(SessionSource);
+
+/// Fields written only when non-empty (PROTOCOL §4) read `""` as absent, so
+/// the interpreted view survives decode → encode → decode.
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
 
 /// The first candidate that is present and non-empty.
 fn first_non_empty<const N: usize>(candidates: [Option<String>; N]) -> Option<String> {
@@ -258,6 +265,28 @@ mod tests {
         let again = decode(serde_json::to_value(&s).unwrap());
         assert_eq!(again, s);
         assert_eq!(again.extra["nested"], json!({"a": [1, 2]}));
+    }
+
+    #[test]
+    fn empty_values_of_fields_written_only_when_non_empty_read_as_absent() {
+        // Found by the frame_decode fuzz target: `"user_id_alt": ""` decoded to
+        // Some(""), was not written back, and so did not survive a round trip.
+        let keys = [
+            "user_id_alt",
+            "chat_id_alt",
+            "scope_id",
+            "parent_chat_id",
+            "message_id",
+            "profile",
+            "auto_thread_initial_name",
+            "prospective_thread_id",
+        ];
+        let source =
+            decode(serde_json::Value::Object(keys.iter().map(|k| ((*k).into(), json!(""))).collect()));
+        assert_eq!(source, SessionSource::default());
+        assert_eq!(decode(serde_json::to_value(&source).unwrap()), source);
+        // An empty scope_id still wins over guild_id, as before: no scope is known.
+        assert_eq!(decode(json!({"scope_id": "", "guild_id": "g"})).scope_id, None);
     }
 
     #[test]

@@ -1,6 +1,5 @@
-//! Fuzz harness functions. Each cargo-fuzz target is a one-line call into
-//! this module, and `cargo test` replays the committed corpus through the
-//! same functions on stable.
+//! The `codec` target: the line splitter and frame decoder must not care
+//! how a byte stream is chunked.
 
 use crate::wire::{Frame, LineCodec, LineEvent};
 

@@ -1,0 +1,2 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| relay_core::sim::fuzz::gateway_ops(data));
