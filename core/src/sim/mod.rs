@@ -8,6 +8,7 @@ pub mod fuzz;
 mod invariants;
 mod pair;
 mod peer;
+pub mod world;
 
 pub use chunking::Chunking;
 pub use invariants::Invariants;
