@@ -43,8 +43,8 @@ fn config(verifier: crate::policy::TokenVerifier) -> ConnectorConfig {
 }
 
 /// Input: an upgrade segment (see `upgrade`: mode `n`, `v`, `m` or `h` and
-/// its parameters), `0xFF`, then a script (format: [`script`], letters:
-/// [`CONTROLS`]). The machine is created with the fuzzed `Authorization`
+/// its parameters), `0xFF`, then a script (format: the `script` module, letters:
+/// `CONTROLS`). The machine is created with the fuzzed `Authorization`
 /// header and wall time; a refused token must make `Closed` (4401, the right
 /// reason) its first and only action, an accepted one must vouch for its
 /// gateway id. Then the script runs, the backlog lent whenever the machine

@@ -44,7 +44,7 @@ fn config() -> GatewayConfig {
     }
 }
 
-/// Runs the script in `data` (format: [`script`], letters: [`CONTROLS`])
+/// Runs the script in `data` (format: the `script` module, letters: `CONTROLS`)
 /// against a gateway that completed its handshake, once with every message
 /// whole and once byte by byte. Each run checks the driving contract after
 /// every action (`sim::Invariants`, ambiguity, frame validity, bounded
