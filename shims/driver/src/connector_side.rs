@@ -115,6 +115,11 @@ impl Endpoint for ConnectorSide {
         }
     }
 
+    fn may_wait(command: &ConnCommand) -> bool {
+        // Frames the application pushes wait for room; the handshake and close get through.
+        matches!(command, ConnCommand::Push(..) | ConnCommand::Interrupt(..) | ConnCommand::Respond(..))
+    }
+
     fn commands_ended(&mut self, now: Instant) {
         let _ = self.machine.close(now);
     }

@@ -136,6 +136,11 @@ impl Endpoint for GatewaySide {
         }
     }
 
+    fn may_wait(command: &Command) -> bool {
+        // Requests and going idle carry their own timeouts; close must get through.
+        matches!(command, Command::Interrupt { .. } | Command::Ack { .. })
+    }
+
     fn commands_ended(&mut self, now: Instant) {
         let _ = self.machine.close(now);
     }

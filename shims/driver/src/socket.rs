@@ -28,8 +28,9 @@ use crate::{BoxFuture, Runtime};
 const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Messages read per wakeup before other work gets a turn.
 const READ_BUDGET: usize = 64;
-/// Messages waiting for the socket beyond which commands wait too: a peer
-/// that stops reading slows its senders down instead of growing memory.
+/// Messages waiting for the socket beyond which commands that may wait do:
+/// a peer that stops reading slows their senders down instead of growing
+/// memory. Requests and close never wait (see [`Endpoint::may_wait`]).
 const MAX_QUEUED_MESSAGES: usize = 1024;
 
 /// Where a machine's actions go.
@@ -59,6 +60,10 @@ pub(crate) trait Endpoint {
 
     fn machine(&mut self) -> &mut Self::Machine;
     fn apply(&mut self, now: Instant, command: Self::Command);
+    /// Whether `command` waits while the socket is backed up. Commands with
+    /// their own deadline (requests) or that end the connection must not:
+    /// behind a peer that stops reading they would wait forever.
+    fn may_wait(command: &Self::Command) -> bool;
     /// Every handle is gone: nobody can use this connection any more.
     fn commands_ended(&mut self, now: Instant);
     /// Moves the machine's queued actions into `out`.
@@ -77,7 +82,8 @@ pub(crate) struct SocketLoop<'a, R: Runtime, S, E: Endpoint> {
     out: Outbox<E::Event>,
     unflushed: bool,
     sleep: Option<(Instant, BoxFuture<()>)>,
-    peer_close: Option<CloseFrame>,
+    /// Commands taken while the socket was backed up, applied in order once there is room.
+    waiting: VecDeque<E::Command>,
     /// The machine closed: finishing the WebSocket close handshake until this fires.
     ending: Option<BoxFuture<()>>,
     commands_done: bool,
@@ -109,7 +115,7 @@ where
             out: Outbox { messages: VecDeque::new(), events: VecDeque::new(), closed: None },
             unflushed: false,
             sleep: None,
-            peer_close: None,
+            waiting: VecDeque::new(),
             ending: None,
             commands_done: false,
             tap: None,
@@ -230,28 +236,53 @@ where
                 Some(Ok(Message::Binary(bytes))) => machine.handle_input(now, &bytes),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => machine.handle_keepalive(now),
                 Some(Ok(Message::Close(frame))) => {
-                    self.peer_close = frame.map(|f| CloseFrame::new(u16::from(f.code), f.reason.as_str()));
-                    // tungstenite queued the reply; flushing sends it.
+                    // Nothing can follow a close frame: the connection is over
+                    // now, even if the peer never ends the TCP stream.
+                    // tungstenite queued the reply; the close phase flushes it.
                     self.unflushed = true;
+                    let close = frame.map(|f| CloseFrame::new(u16::from(f.code), f.reason.as_str()));
+                    machine.handle_transport_closed(now, close);
                 }
                 Some(Ok(Message::Frame(_))) => {}
                 Some(Err(error)) => {
                     tracing::debug!(%error, "websocket error");
-                    let close = self.peer_close.take().or_else(|| close_for(&error));
+                    let close = close_for(&error);
+                    if let Some(frame) = &close {
+                        // Fail the WebSocket connection with that code (RFC 6455 §7.1.7).
+                        let (code, reason) = (CloseCode::from(frame.code), frame.reason.clone().into());
+                        self.out.messages.push_back(Message::Close(Some(WsCloseFrame { code, reason })));
+                    }
                     machine.handle_transport_closed(now, close);
                 }
-                None => machine.handle_transport_closed(now, self.peer_close.take()),
+                None => machine.handle_transport_closed(now, None),
             }
             self.drain();
         }
         progressed
     }
 
+    fn has_room(&self) -> bool {
+        self.out.messages.len() < MAX_QUEUED_MESSAGES
+    }
+
     fn poll_commands(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progressed = false;
-        while !self.commands_done && self.ending.is_none() && self.out.messages.len() < MAX_QUEUED_MESSAGES {
+        // Commands that waited for room go first, in order.
+        while self.ending.is_none() && self.has_room() {
+            let Some(command) = self.waiting.pop_front() else { break };
+            let now = self.rt.now();
+            self.endpoint().apply(now, command);
+            self.drain();
+            progressed = true;
+        }
+        while !self.commands_done && self.ending.is_none() {
             let now = self.rt.now();
             match Pin::new(&mut *self.commands).poll_next(cx) {
+                Poll::Ready(Some(command))
+                    if E::may_wait(&command) && !(self.has_room() && self.waiting.is_empty()) =>
+                {
+                    self.waiting.push_back(command);
+                }
                 Poll::Ready(Some(command)) => self.endpoint().apply(now, command),
                 Poll::Ready(None) => {
                     self.commands_done = true;

@@ -14,7 +14,7 @@ use crate::client::{Command, Shared};
 use crate::dial::{DialError, DialTarget, dial, websocket_config};
 use crate::gateway_side::GatewaySide;
 use crate::runtime::{os_seed, unix_now};
-use crate::socket::SocketLoop;
+use crate::socket::{Endpoint as _, SocketLoop};
 use crate::{ClientConfig, ClientEvent, ConnectionEvent, Runtime};
 
 /// Messages for the supervisor itself rather than the connection.
@@ -115,8 +115,12 @@ impl<R: Runtime> Supervisor<R> {
                     gateway.handshake_timeout.min(deadline.saturating_duration_since(now));
             }
             let (ready_tx, ready_rx) = oneshot::channel();
-            let side =
+            let mut side =
                 GatewaySide::new(RelayMachine::new(gateway, now), self.shared.clone(), ready_tx, ever_ready);
+            // Calls made while this dial was in flight belong to this connection (PROTOCOL §8).
+            for command in held {
+                side.apply(now, command);
+            }
             let socket = SocketLoop::new(self.rt.clone(), side, ws, &mut self.commands, self.events.clone());
             let connected_signal = connected.take();
             let (mut side, undelivered) =
