@@ -15,6 +15,8 @@
 #![warn(missing_docs)]
 
 pub mod adapter;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod connector;
 pub mod gateway;
 pub mod policy;

@@ -88,6 +88,18 @@ impl<C: Ord + Clone> SessionRouter<C> {
 
     /// `connection` sent a frame naming `session_key`: it owns that session.
     pub fn note_session(&mut self, connection: C, session_key: &str) {
+        // The usual case, a session that keeps its owner: refresh its stamp
+        // and move the key it already holds, allocating nothing.
+        if let Some((owner, stamp)) = self.routes.get_mut(session_key) {
+            if *owner == connection {
+                let fresh = self.next_stamp;
+                self.next_stamp += 1;
+                let key = self.order.remove(stamp).unwrap_or_else(|| session_key.to_owned());
+                *stamp = fresh;
+                self.order.insert(fresh, key);
+                return;
+            }
+        }
         self.forget(session_key);
         let stamp = self.next_stamp;
         self.next_stamp += 1;

@@ -367,7 +367,7 @@ impl RelayMachine {
             None => (None, None),
         };
         self.send(&Frame::Outbound(Outbound {
-            request_id: id.to_string(),
+            request_id: id.to_hex(),
             action: request.action,
             platform,
             bot_id,
@@ -462,10 +462,10 @@ impl RelayMachine {
     }
 
     fn on_result(&mut self, frame: OutboundResult) {
-        let id = RequestId::parse(&frame.request_id).filter(|id| self.pending.is_sent(*id));
+        // One lookup: the id must be pending and sent (a held request has no result yet).
+        let id = RequestId::parse(&frame.request_id).filter(|id| self.pending.remove_sent(*id));
         match id {
             Some(id) => {
-                self.pending.remove(id);
                 self.stats.resolved += 1;
                 self.actions.push_back(Action::Resolve { id, result: frame.result });
             }

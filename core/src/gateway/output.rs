@@ -12,16 +12,43 @@ pub struct RequestId(pub(crate) u128);
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.0)
+        f.write_str(std::str::from_utf8(&self.hex_digits()).map_err(|_| fmt::Error)?)
     }
 }
 
 impl RequestId {
     /// Reads a wire `requestId`; only the simple form this crate writes matches.
     pub fn parse(text: &str) -> Option<Self> {
-        let simple =
-            text.len() == 32 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        simple.then(|| u128::from_str_radix(text, 16).ok().map(Self)).flatten()
+        // By hand: it runs once per result, and `from_str_radix` plus a
+        // separate check of the digits costs several times more.
+        if text.len() != 32 {
+            return None;
+        }
+        text.bytes()
+            .try_fold(0u128, |id, b| {
+                let digit = match b {
+                    b'0'..=b'9' => b - b'0',
+                    b'a'..=b'f' => b - b'a' + 10,
+                    _ => return None,
+                };
+                Some(id << 4 | u128::from(digit))
+            })
+            .map(Self)
+    }
+
+    /// The wire text (`{:032x}`), without the formatting machinery: it is
+    /// written once per request.
+    pub(crate) fn to_hex(self) -> String {
+        self.hex_digits().iter().map(|&b| char::from(b)).collect()
+    }
+
+    fn hex_digits(self) -> [u8; 32] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [0u8; 32];
+        for (i, digit) in text.iter_mut().enumerate() {
+            *digit = HEX[((self.0 >> (124 - 4 * i)) & 0xf) as usize];
+        }
+        text
     }
 }
 

@@ -2,7 +2,8 @@
 //! handshake) and sent ones (waiting for their result), with a deadline index
 //! so expiry happens in a deterministic order.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::btree_map::Entry as MapEntry;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
 use super::{OutboundRequest, RequestId};
@@ -10,15 +11,19 @@ use super::{OutboundRequest, RequestId};
 #[derive(Debug, Clone)]
 struct Entry {
     seq: u64,
-    deadline: Instant,
     /// The frame left the machine: a failure from now on is ambiguous.
     sent: bool,
 }
 
+/// Requests by id, plus their deadlines in submission order. Every request
+/// gets `now + request_timeout` with a clock that never goes back, so
+/// submission order is deadline order and a queue replaces a sorted index;
+/// removed requests leave stale queue entries that are skipped (and
+/// compacted away once they outnumber the live ones).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PendingTable {
     entries: BTreeMap<RequestId, Entry>,
-    deadlines: BTreeSet<(Instant, u64, RequestId)>,
+    deadlines: VecDeque<(Instant, u64, RequestId)>,
     /// Requests submitted before the handshake, in submission order.
     held: VecDeque<(RequestId, OutboundRequest)>,
     next_seq: u64,
@@ -36,8 +41,29 @@ impl PendingTable {
     fn insert(&mut self, id: RequestId, deadline: Instant, sent: bool) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.entries.insert(id, Entry { seq, deadline, sent });
-        self.deadlines.insert((deadline, seq, id));
+        self.entries.insert(id, Entry { seq, sent });
+        if self.deadlines.back().is_none_or(|(last, _, _)| *last <= deadline) {
+            self.deadlines.push_back((deadline, seq, id));
+        } else {
+            // Not reached by the machine (deadlines grow); kept correct anyway.
+            let at = self.deadlines.partition_point(|e| *e <= (deadline, seq, id));
+            self.deadlines.insert(at, (deadline, seq, id));
+        }
+    }
+
+    fn is_live(&self, (_, seq, id): &(Instant, u64, RequestId)) -> bool {
+        self.entries.get(id).is_some_and(|e| e.seq == *seq)
+    }
+
+    /// Drops stale deadlines at the front, and compacts when most are stale.
+    fn tidy(&mut self) {
+        while self.deadlines.front().is_some_and(|d| !self.is_live(d)) {
+            self.deadlines.pop_front();
+        }
+        if self.deadlines.len() > 2 * self.entries.len() + 64 {
+            let entries = &self.entries;
+            self.deadlines.retain(|(_, seq, id)| entries.get(id).is_some_and(|e| e.seq == *seq));
+        }
     }
 
     pub(crate) fn insert_sent(&mut self, id: RequestId, deadline: Instant) {
@@ -61,33 +87,44 @@ impl PendingTable {
         }
     }
 
-    pub(crate) fn is_sent(&self, id: RequestId) -> bool {
-        self.entries.get(&id).is_some_and(|e| e.sent)
+    /// Removes a request if it was sent; returns whether it was.
+    pub(crate) fn remove_sent(&mut self, id: RequestId) -> bool {
+        match self.entries.entry(id) {
+            MapEntry::Occupied(entry) if entry.get().sent => {
+                entry.remove();
+                self.tidy();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Removes a request; returns whether it had been sent, or `None` if unknown.
     pub(crate) fn remove(&mut self, id: RequestId) -> Option<bool> {
         let entry = self.entries.remove(&id)?;
-        self.deadlines.remove(&(entry.deadline, entry.seq, id));
         if !entry.sent {
             self.held.retain(|(held, _)| *held != id);
         }
+        self.tidy();
         Some(entry.sent)
     }
 
     pub(crate) fn earliest_deadline(&self) -> Option<Instant> {
-        self.deadlines.first().map(|(at, _, _)| *at)
+        self.deadlines.front().map(|(at, _, _)| *at)
     }
 
     /// Removes every request whose deadline is at or before `now`, earliest first.
     pub(crate) fn expire(&mut self, now: Instant) -> Vec<(RequestId, bool)> {
         let mut expired = Vec::new();
-        while let Some(&(at, _, id)) = self.deadlines.first() {
+        while let Some(&(at, _, id)) = self.deadlines.front() {
             if at > now {
                 break;
             }
+            // The front is always live (see `tidy`).
             if let Some(sent) = self.remove(id) {
                 expired.push((id, sent));
+            } else {
+                self.deadlines.pop_front();
             }
         }
         expired

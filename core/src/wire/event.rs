@@ -133,7 +133,10 @@ impl MessageEvent {
     }
 
     pub(crate) fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+        Self::from_reader(Reader::new(object))
+    }
+
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         // message_type is lenient: anything that is not a known name reads as text.
         let message_type = match r.take("message_type") {
             Some(serde_json::Value::String(name)) => MessageType::from_name(&name),
@@ -142,15 +145,15 @@ impl MessageEvent {
         Ok(Self {
             text: r.string("text")?.unwrap_or_default(),
             message_type,
-            source: r.nested("source", SessionSource::from_object)?.unwrap_or_default(),
+            source: r.nested_reader("source", SessionSource::from_reader)?.unwrap_or_default(),
             message_id: r.id("message_id")?,
             reply_to_message_id: r.id("reply_to_message_id")?,
             media_urls: r.strings("media_urls")?,
-            media: r.objects("media", Media::from_object)?,
-            reply_to: r.nested("reply_to", ReplyTo::from_object)?,
-            context: r.objects("context", ContextItem::from_object)?,
+            media: r.object_readers("media", Media::from_reader)?,
+            reply_to: r.nested_reader("reply_to", ReplyTo::from_reader)?,
+            context: r.object_readers("context", ContextItem::from_reader)?,
             context_error: r.bool("context_error")?.unwrap_or(false),
-            prompt_response: r.nested("prompt_response", PromptResponse::from_object)?,
+            prompt_response: r.nested_reader("prompt_response", PromptResponse::from_reader)?,
             extra: r.finish(),
         })
     }
@@ -202,7 +205,10 @@ impl Media {
     const KNOWN: &'static [&'static str] = &["url", "mime", "kind", "size", "filename", "caption"];
 
     fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+        Self::from_reader(Reader::new(object))
+    }
+
+    fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         let size = match r.int("size")? {
             Some(n) if n < 0 => return Err(FieldError::new("size", "negative size")),
             n => n.map(i64::unsigned_abs),
@@ -249,7 +255,10 @@ impl ReplyTo {
     const KNOWN: &'static [&'static str] = &["text", "author", "is_own"];
 
     fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+        Self::from_reader(Reader::new(object))
+    }
+
+    fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             text: r.string("text")?,
             author: r.string("author")?,
@@ -284,10 +293,13 @@ impl ContextItem {
     const KNOWN: &'static [&'static str] = &["text", "source"];
 
     fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+        Self::from_reader(Reader::new(object))
+    }
+
+    fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             text: r.string("text")?.unwrap_or_default(),
-            source: r.nested("source", SessionSource::from_object)?,
+            source: r.nested_reader("source", SessionSource::from_reader)?,
             extra: r.finish(),
         })
     }
@@ -319,7 +331,10 @@ impl PromptResponse {
     const KNOWN: &'static [&'static str] = &["prompt_id", "option_id", "label", "prompt_message_id"];
 
     fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+        Self::from_reader(Reader::new(object))
+    }
+
+    fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             prompt_id: r.required_string("prompt_id")?,
             option_id: r.required_string("option_id")?,

@@ -4,6 +4,8 @@ use serde::ser::SerializeMap;
 use serde_json::Value;
 
 use super::json::{Extra, FieldError, Object, Reader, Writer};
+use super::node::{Node, parse_node};
+use super::node_fast::parse_fast;
 use super::repair::repair_lone_surrogates;
 use super::{ActionResult, Descriptor, DiagnosticKind, Forward, MessageEvent, OutboundAction};
 
@@ -252,26 +254,46 @@ impl Frame {
     /// assert_eq!(err.kind.as_str(), "wrong_direction");
     /// ```
     pub fn decode(line: &[u8], expect: Option<Direction>) -> Result<Self, FrameError> {
-        let mut object = read_json_object(line)?;
-        let frame_type = match object.remove("type") {
-            Some(Value::String(name)) => FrameType::from_name(&name).ok_or_else(|| {
+        let text = line_text(line)?;
+        // The fast parser takes the lines it is sure about; every other line
+        // goes to the reference parser, after repairing lone surrogates.
+        let repaired;
+        let parsed = match parse_fast(text) {
+            Some(node) => Ok(node),
+            None => {
+                repaired = repair_lone_surrogates(text);
+                parse_node(&repaired)
+            }
+        };
+        let mut r = match parsed {
+            Ok(Node::Object(entries)) => Reader::from_entries(entries),
+            Ok(_) => {
+                return Err(FrameError::new(
+                    DiagnosticKind::NotAnObject,
+                    None,
+                    "a frame must be a JSON object",
+                ));
+            }
+            Err(e) => return Err(FrameError::new(DiagnosticKind::InvalidJson, None, e.to_string())),
+        };
+        let frame_type = match r.take_node("type") {
+            Some(Node::Str(name)) => FrameType::from_name(&name).ok_or_else(|| {
                 FrameError::new(DiagnosticKind::UnknownType, None, format!("unknown frame type {name:?}"))
             })?,
-            Some(other) if !other.is_null() => {
+            Some(_) => {
                 return Err(FrameError::new(DiagnosticKind::MissingType, None, "`type` is not a string"));
             }
-            _ => return Err(FrameError::new(DiagnosticKind::MissingType, None, "no `type`")),
+            None => return Err(FrameError::new(DiagnosticKind::MissingType, None, "no `type`")),
         };
         if let Some(expected) = expect.filter(|d| *d != frame_type.direction()) {
             let detail = format!("`{}` does not travel {}", frame_type.as_str(), direction_text(expected));
             return Err(FrameError::new(DiagnosticKind::WrongDirection, Some(frame_type), detail));
         }
-        Self::from_fields(frame_type, object)
+        Self::from_fields(frame_type, r)
             .map_err(|e| FrameError::new(DiagnosticKind::BadField, Some(frame_type), e.to_string()))
     }
 
-    fn from_fields(frame_type: FrameType, object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+    fn from_fields(frame_type: FrameType, mut r: Reader<'_>) -> Result<Self, FieldError> {
         let frame = match frame_type {
             FrameType::Hello => Self::Hello(Hello {
                 platform: r.required_string("platform")?,
@@ -285,7 +307,7 @@ impl Frame {
                 extra: r.finish(),
             }),
             FrameType::Inbound => Self::Inbound(Inbound {
-                event: MessageEvent::from_object(r.required_object("event")?)
+                event: MessageEvent::from_reader(r.required_object_reader("event")?)
                     .map_err(|e| e.within("event"))?,
                 buffer_id: r.string("bufferId")?,
                 extra: r.finish(),
@@ -300,7 +322,7 @@ impl Frame {
             }),
             FrameType::OutboundResult => Self::OutboundResult(OutboundResult {
                 request_id: r.required_string("requestId")?,
-                result: ActionResult::from_object(r.required_object("result")?)
+                result: ActionResult::from_reader(r.required_object_reader("result")?)
                     .map_err(|e| e.within("result"))?,
                 extra: r.finish(),
             }),
@@ -394,10 +416,12 @@ impl Frame {
 
     /// This frame as a compact JSON line (with its `\n`), ready for a WebSocket text message.
     pub fn encode_line(&self) -> String {
-        // Every wire type has a JSON representation (see `encode_into`).
-        let mut line = serde_json::to_string(self).expect("wire frames always serialize");
-        line.push('\n');
-        line
+        let mut out = Vec::with_capacity(256);
+        self.encode_into(&mut out);
+        // serde_json writes UTF-8 only: the check cannot fail (and is a fast
+        // scan; starting at 256 bytes saves the growth steps from 128 that
+        // `serde_json::to_string` takes for a typical request).
+        String::from_utf8(out).expect("JSON output is UTF-8")
     }
 
     /// This frame as compact JSON plus `\n`.
@@ -412,15 +436,19 @@ impl Frame {
 /// a trailing `\r` is dropped, lone surrogate escapes are repaired to U+FFFD,
 /// duplicate keys keep the last value; the error names the diagnostic kind.
 pub fn read_json_object(line: &[u8]) -> Result<Object, FrameError> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let text = std::str::from_utf8(line)
-        .map_err(|e| FrameError::new(DiagnosticKind::InvalidUtf8, None, e.to_string()))?;
+    let text = line_text(line)?;
     let value: Value = serde_json::from_str(&repair_lone_surrogates(text))
         .map_err(|e| FrameError::new(DiagnosticKind::InvalidJson, None, e.to_string()))?;
     match value {
         Value::Object(object) => Ok(object),
         _ => Err(FrameError::new(DiagnosticKind::NotAnObject, None, "a frame must be a JSON object")),
     }
+}
+
+/// The line without a trailing `\r`, as UTF-8 text.
+fn line_text(line: &[u8]) -> Result<&str, FrameError> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    std::str::from_utf8(line).map_err(|e| FrameError::new(DiagnosticKind::InvalidUtf8, None, e.to_string()))
 }
 
 fn direction_text(d: Direction) -> &'static str {

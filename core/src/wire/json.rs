@@ -4,8 +4,13 @@
 //! keys are taken out of the object, and whatever is left over is kept as
 //! [`Extra`] so it survives decode → encode.
 
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+
 use serde::ser::SerializeMap;
 use serde_json::{Map, Value};
+
+use super::node::{Entry, Node, into_object};
 
 /// Keys a wire type does not know, kept verbatim so a decode → encode round trip loses nothing.
 pub type Extra = Map<String, Value>;
@@ -35,41 +40,73 @@ impl FieldError {
     }
 }
 
-/// The JSON type of a value, as named in error messages.
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
+fn mistyped(field: &str, expected: &str, got: &Node<'_>) -> FieldError {
+    FieldError::new(field, format!("expected {expected}, got {}", got.type_name()))
 }
 
-fn mistyped(field: &str, expected: &str, got: &Value) -> FieldError {
-    FieldError::new(field, format!("expected {expected}, got {}", type_name(got)))
+/// Whether two members share a key. Frames have few keys per object, so
+/// pairwise comparison beats building a set; large objects get a sorted copy.
+fn has_duplicate_keys(entries: &[Entry<'_>]) -> bool {
+    if entries.len() <= 16 {
+        return entries.iter().enumerate().any(|(i, (k, _))| entries[..i].iter().any(|(seen, _)| seen == k));
+    }
+    let mut keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_ref()).collect();
+    keys.sort_unstable();
+    keys.windows(2).any(|w| w[0] == w[1])
 }
 
 /// Takes known fields out of a JSON object; what remains becomes [`Extra`].
-pub(crate) struct Reader {
-    object: Object,
+///
+/// The fields of an object are a list in document order with duplicate keys
+/// already resolved (the last wins, as in a JSON map), and `null` reads as absent.
+pub(crate) struct Reader<'a> {
+    entries: Vec<Entry<'a>>,
+    /// Where the next lookup starts: types take their fields in the order
+    /// encoders write them, so the wanted key is usually the next one.
+    cursor: usize,
 }
 
-impl Reader {
+impl<'a> Reader<'a> {
     pub(crate) fn new(object: Object) -> Self {
-        Self { object }
+        Self {
+            entries: object.into_iter().map(|(k, v)| (Cow::Owned(k), Node::Value(v))).collect(),
+            cursor: 0,
+        }
+    }
+
+    /// A reader over parsed object entries; of duplicate keys only the last is kept.
+    pub(crate) fn from_entries(mut entries: Vec<Entry<'a>>) -> Self {
+        if has_duplicate_keys(&entries) {
+            let mut seen = BTreeSet::new();
+            let keep: Vec<bool> = entries.iter().rev().map(|(k, _)| seen.insert(k.as_ref())).collect();
+            let mut keep = keep.into_iter().rev();
+            entries.retain(|_| keep.next().unwrap_or(false));
+        }
+        Self { entries, cursor: 0 }
+    }
+
+    /// Removes `key`; `null` reads as absent.
+    pub(crate) fn take_node(&mut self, key: &str) -> Option<Node<'a>> {
+        let is_key = |(k, v): &Entry<'_>| k == key && !matches!(v, Node::Taken);
+        let (wrapped, ahead) = self.entries.split_at(self.cursor.min(self.entries.len()));
+        let at = match ahead.iter().position(is_key) {
+            Some(i) => wrapped.len() + i,
+            None => wrapped.iter().position(is_key)?,
+        };
+        self.cursor = at + 1;
+        Some(std::mem::replace(&mut self.entries[at].1, Node::Taken)).filter(|v| !v.is_null())
     }
 
     /// Removes `key`; `null` reads as absent.
     pub(crate) fn take(&mut self, key: &str) -> Option<Value> {
-        self.object.remove(key).filter(|v| !v.is_null())
+        self.take_node(key).map(Node::into_value)
     }
 
     pub(crate) fn string(&mut self, key: &str) -> Result<Option<String>, FieldError> {
-        match self.take(key) {
+        match self.take_node(key) {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
+            Some(Node::Str(s)) => Ok(Some(s.into_owned())),
+            Some(Node::Value(Value::String(s))) => Ok(Some(s)),
             Some(other) => Err(mistyped(key, "a string", &other)),
         }
     }
@@ -81,10 +118,11 @@ impl Reader {
     /// An identifier: a string, or an integer read as its decimal text
     /// (several platforms number their chats, users and messages).
     pub(crate) fn id(&mut self, key: &str) -> Result<Option<String>, FieldError> {
-        match self.take(key) {
+        match self.take_node(key) {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Some(n.to_string())),
+            Some(Node::Str(s)) => Ok(Some(s.into_owned())),
+            Some(Node::Value(Value::String(s))) => Ok(Some(s)),
+            Some(Node::Value(Value::Number(n))) if n.is_i64() || n.is_u64() => Ok(Some(n.to_string())),
             Some(other) => Err(mistyped(key, "a string", &other)),
         }
     }
@@ -94,9 +132,9 @@ impl Reader {
     }
 
     pub(crate) fn bool(&mut self, key: &str) -> Result<Option<bool>, FieldError> {
-        match self.take(key) {
+        match self.take_node(key) {
             None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(b)),
+            Some(Node::Value(Value::Bool(b))) => Ok(Some(b)),
             Some(other) => Err(mistyped(key, "a boolean", &other)),
         }
     }
@@ -106,9 +144,9 @@ impl Reader {
     }
 
     pub(crate) fn int(&mut self, key: &str) -> Result<Option<i64>, FieldError> {
-        match self.take(key) {
+        match self.take_node(key) {
             None => Ok(None),
-            Some(Value::Number(n)) => n
+            Some(Node::Value(Value::Number(n))) => n
                 .as_i64()
                 .map(Some)
                 .ok_or_else(|| FieldError::new(key, format!("expected an integer, got {n}"))),
@@ -121,17 +159,18 @@ impl Reader {
     }
 
     pub(crate) fn number(&mut self, key: &str) -> Result<Option<f64>, FieldError> {
-        match self.take(key) {
+        match self.take_node(key) {
             None => Ok(None),
-            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(Node::Value(Value::Number(n))) => Ok(n.as_f64()),
             Some(other) => Err(mistyped(key, "a number", &other)),
         }
     }
 
     pub(crate) fn object(&mut self, key: &str) -> Result<Option<Object>, FieldError> {
-        match self.take(key) {
+        match self.take_node(key) {
             None => Ok(None),
-            Some(Value::Object(o)) => Ok(Some(o)),
+            Some(Node::Object(entries)) => Ok(Some(into_object(entries))),
+            Some(Node::Value(Value::Object(o))) => Ok(Some(o)),
             Some(other) => Err(mistyped(key, "an object", &other)),
         }
     }
@@ -140,22 +179,42 @@ impl Reader {
         self.object(key)?.ok_or_else(|| FieldError::new(key, "missing"))
     }
 
-    pub(crate) fn list(&mut self, key: &str) -> Result<Option<Vec<Value>>, FieldError> {
-        match self.take(key) {
+    /// An object field as a reader of its own (no conversion to [`Object`]).
+    pub(crate) fn object_reader(&mut self, key: &str) -> Result<Option<Self>, FieldError> {
+        match self.take_node(key) {
             None => Ok(None),
-            Some(Value::Array(items)) => Ok(Some(items)),
+            Some(Node::Object(entries)) => Ok(Some(Self::from_entries(entries))),
+            Some(Node::Value(Value::Object(o))) => Ok(Some(Self::new(o))),
+            Some(other) => Err(mistyped(key, "an object", &other)),
+        }
+    }
+
+    pub(crate) fn required_object_reader(&mut self, key: &str) -> Result<Self, FieldError> {
+        self.object_reader(key)?.ok_or_else(|| FieldError::new(key, "missing"))
+    }
+
+    fn list_nodes(&mut self, key: &str) -> Result<Option<Vec<Node<'a>>>, FieldError> {
+        match self.take_node(key) {
+            None => Ok(None),
+            Some(Node::Array(items)) => Ok(Some(items)),
+            Some(Node::Value(Value::Array(items))) => Ok(Some(items.into_iter().map(Node::Value).collect())),
             Some(other) => Err(mistyped(key, "a list", &other)),
         }
     }
 
+    pub(crate) fn list(&mut self, key: &str) -> Result<Option<Vec<Value>>, FieldError> {
+        Ok(self.list_nodes(key)?.map(|items| items.into_iter().map(Node::into_value).collect()))
+    }
+
     /// A list of strings; absent reads as empty.
     pub(crate) fn strings(&mut self, key: &str) -> Result<Vec<String>, FieldError> {
-        let Some(items) = self.list(key)? else { return Ok(Vec::new()) };
+        let Some(items) = self.list_nodes(key)? else { return Ok(Vec::new()) };
         items
             .into_iter()
             .enumerate()
             .map(|(i, item)| match item {
-                Value::String(s) => Ok(s),
+                Node::Str(s) => Ok(s.into_owned()),
+                Node::Value(Value::String(s)) => Ok(s),
                 other => Err(mistyped(&format!("{key}[{i}]"), "a string", &other)),
             })
             .collect()
@@ -167,32 +226,48 @@ impl Reader {
         key: &str,
         parse: impl Fn(Object) -> Result<T, FieldError>,
     ) -> Result<Vec<T>, FieldError> {
-        let Some(items) = self.list(key)? else { return Ok(Vec::new()) };
+        self.object_readers(key, |r| parse(r.finish()))
+    }
+
+    /// A list of objects, each read by `parse` from a reader of its own; absent reads as empty.
+    pub(crate) fn object_readers<T>(
+        &mut self,
+        key: &str,
+        parse: impl Fn(Self) -> Result<T, FieldError>,
+    ) -> Result<Vec<T>, FieldError> {
+        let Some(items) = self.list_nodes(key)? else { return Ok(Vec::new()) };
         items
             .into_iter()
             .enumerate()
             .map(|(i, item)| {
-                let at = format!("{key}[{i}]");
-                match item {
-                    Value::Object(o) => parse(o).map_err(|e| e.within(&at)),
-                    other => Err(mistyped(&at, "an object", &other)),
-                }
+                let reader = match item {
+                    Node::Object(entries) => Self::from_entries(entries),
+                    Node::Value(Value::Object(o)) => Self::new(o),
+                    other => return Err(mistyped(&format!("{key}[{i}]"), "an object", &other)),
+                };
+                parse(reader).map_err(|e| e.within(&format!("{key}[{i}]")))
             })
             .collect()
     }
 
-    /// An optional nested object converted by `parse`.
-    pub(crate) fn nested<T>(
+    /// An optional nested object read by `parse` from a reader of its own.
+    pub(crate) fn nested_reader<T>(
         &mut self,
         key: &str,
-        parse: impl FnOnce(Object) -> Result<T, FieldError>,
+        parse: impl FnOnce(Self) -> Result<T, FieldError>,
     ) -> Result<Option<T>, FieldError> {
-        self.object(key)?.map(|o| parse(o).map_err(|e| e.within(key))).transpose()
+        self.object_reader(key)?.map(|r| parse(r).map_err(|e| e.within(key))).transpose()
     }
 
     /// The keys nobody took.
     pub(crate) fn finish(self) -> Extra {
-        self.object
+        let mut extra = Extra::new();
+        for (k, v) in self.entries {
+            if !matches!(v, Node::Taken) {
+                extra.insert(k.into_owned(), v.into_value());
+            }
+        }
+        extra
     }
 }
 

@@ -14,6 +14,8 @@ mod event;
 mod forward;
 mod frame;
 mod json;
+mod node;
+mod node_fast;
 mod ops;
 mod ops_ext;
 mod platform;
@@ -32,6 +34,8 @@ pub use frame::{
     InterruptInbound, Outbound, OutboundResult, PassthroughForward, read_json_object,
 };
 pub use json::{Extra, FieldError, Object};
+#[cfg(feature = "sim")]
+pub(crate) use node_fast::check_against_reference;
 pub use ops::{EditMessage, FollowUp, GetChatInfo, SendMessage, Typing};
 pub use ops_ext::{
     Draft, MediaKind, Prompt, PromptKind, PromptOption, React, SendMedia, ThreadCreate, ThreadRename,

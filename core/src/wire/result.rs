@@ -35,7 +35,10 @@ impl ActionResult {
 
     /// Reads a result object.
     pub fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+        Self::from_reader(Reader::new(object))
+    }
+
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             success: r.bool("success")?.unwrap_or(false),
             message_id: r.id("message_id")?,

@@ -118,7 +118,10 @@ impl SessionSource {
 
     /// Reads a source object (the interpreted view); a mistyped field is an error.
     pub fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+        Self::from_reader(Reader::new(object))
+    }
+
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         let platform = r.string("platform")?.map(|p| Platform::from_name(&p)).unwrap_or_default();
         let scope_id = r.id("scope_id")?;
         let guild_id = r.id("guild_id")?;

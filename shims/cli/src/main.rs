@@ -30,10 +30,14 @@
 //! use, a refused connection, a revoked secret) and, for `dial`, `2` when a
 //! stdin line was not a valid command (see CLI.md).
 //!
+//! And `relay bench`, load figures on loopback beside a bare async-tungstenite
+//! baseline (see `shims/cli/PERFORMANCE.md`).
+//!
 //! This file only parses arguments and dispatches; each subcommand lives in
 //! its own module with an `Args` type and a `run` function. To add one, add
 //! a module, a variant to [`Command`] and an arm to [`Command::run`].
 
+mod bench;
 mod decode;
 mod demo;
 mod dial;
@@ -88,6 +92,9 @@ enum Command {
     /// Run a gateway on the command line: actions on stdin, events and results on stdout.
     #[command(after_help = dial::EXAMPLES)]
     Dial(dial::Args),
+    /// Measure round trips, inbound delivery and idle-connection memory on loopback, beside a raw baseline.
+    #[command(after_help = bench::EXAMPLES)]
+    Bench(bench::Args),
 }
 
 impl Command {
@@ -101,6 +108,7 @@ impl Command {
             Self::Url(args) => url::run(args),
             Self::Serve(args) => serve::run(args),
             Self::Dial(args) => dial::run(args),
+            Self::Bench(args) => bench::run(args),
         }
     }
 }

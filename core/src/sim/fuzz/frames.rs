@@ -18,8 +18,12 @@ use crate::wire::{
 /// `wrong_direction`); a decoded frame re-encodes to one line that decodes to
 /// the same frame and encodes the same again. Then every payload type is read
 /// from the line's object and from each object inside it, and must survive
-/// decode → encode → decode unchanged.
+/// decode → encode → decode unchanged. Before all that, the decoder's fast
+/// JSON parser must agree with its reference wherever it accepts the line.
 pub fn frame_decode(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        crate::wire::check_against_reference(text);
+    }
     let plain = Frame::decode(data, None);
     for direction in [Direction::ToGateway, Direction::ToConnector] {
         let directed = Frame::decode(data, Some(direction));

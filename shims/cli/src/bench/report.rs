@@ -1,0 +1,153 @@
+//! Figures of `relay bench`: one [`Measurement`] per run, printed as a JSON
+//! object or a human line, and the closing summary of ratios.
+
+use serde::Serialize;
+
+/// The reference Python implementation on this machine kind (2 cores,
+/// loopback, both peers on one machine): fixed figures, it is not run here.
+const REFERENCE_RT_C1: f64 = 2_850.0;
+const REFERENCE_P50_C1_US: f64 = 340.0;
+const REFERENCE_RT_C256: f64 = 19_300.0;
+const REFERENCE_INBOUND: f64 = 59_000.0;
+
+/// One measurement; absent figures are left out of the JSON.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Measurement {
+    /// `round_trips`, `inbound` or `idle_connections`.
+    pub(crate) kind: &'static str,
+    /// `relay` or `raw`.
+    #[serde(rename = "impl")]
+    pub(crate) imp: &'static str,
+    /// `tokio` or `smol`.
+    pub(crate) runtime: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) concurrency: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) round_trips_per_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) p50_us: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) p90_us: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) p99_us: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_us: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) frames_per_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) mb_per_s: Option<f64>,
+    /// Peak RSS of the gateway side during the measurement; for
+    /// `idle_connections`, the connector process's RSS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) rss_kib: Option<u64>,
+    /// Peak RSS of the connector side (its own process) of a load measurement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) connector_rss_kib: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) connections: Option<usize>,
+    /// Connector RSS growth per idle connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) rss_per_connection_kib: Option<f64>,
+    /// Peak RSS of the process holding the idle gateways.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) client_rss_kib: Option<u64>,
+}
+
+/// Rate and percentiles from latencies in nanoseconds measured over `seconds`.
+pub(crate) fn latency_figures(latencies: &mut [u64], seconds: f64) -> Measurement {
+    latencies.sort_unstable();
+    let at = |q: f64| -> Option<f64> {
+        if latencies.is_empty() {
+            return None;
+        }
+        let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+        Some(latencies[i] as f64 / 1000.0)
+    };
+    Measurement {
+        round_trips_per_s: Some(latencies.len() as f64 / seconds),
+        p50_us: at(0.5),
+        p90_us: at(0.9),
+        p99_us: at(0.99),
+        max_us: latencies.last().map(|m| *m as f64 / 1000.0),
+        ..Measurement::default()
+    }
+}
+
+/// Prints one measurement as it completes.
+pub(crate) fn emit(m: &Measurement, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(m).expect("measurements serialize"));
+        return;
+    }
+    let mut line = format!("{:<17} {:<5} {:<5}", m.kind, m.imp, m.runtime);
+    if let Some(c) = m.concurrency {
+        line += &format!(" c={c:<5}");
+    }
+    if let (Some(r), Some(p50), Some(p90), Some(p99), Some(max)) =
+        (m.round_trips_per_s, m.p50_us, m.p90_us, m.p99_us, m.max_us)
+    {
+        line += &format!(" {r:>10.0}/s  p50 {p50:>7.1} µs  p90 {p90:>7.1}  p99 {p99:>8.1}  max {max:>9.1}");
+    }
+    if let (Some(f), Some(mb)) = (m.frames_per_s, m.mb_per_s) {
+        line += &format!(" {f:>10.0} frames/s  {mb:>7.1} MB/s");
+    }
+    if let Some(n) = m.connections {
+        line += &format!(" {n} idle gateways");
+        if let Some(per) = m.rss_per_connection_kib {
+            line += &format!("  {per:.1} KiB/conn");
+        }
+        if let Some(c) = m.client_rss_kib {
+            line += &format!("  gateway process {:.1} MiB", c as f64 / 1024.0);
+        }
+    }
+    if let Some(rss) = m.rss_kib {
+        line += &format!("  rss {:.1} MiB", rss as f64 / 1024.0);
+    }
+    if let Some(rss) = m.connector_rss_kib {
+        line += &format!(" (connector {:.1} MiB)", rss as f64 / 1024.0);
+    }
+    println!("{line}");
+}
+
+/// Prints relay's figures as ratios to the raw baseline and the reference.
+pub(crate) fn summary(all: &[Measurement]) {
+    let find = |kind: &str, imp: &str, runtime: &str, c: Option<usize>| {
+        all.iter().find(|m| m.kind == kind && m.imp == imp && m.runtime == runtime && m.concurrency == c)
+    };
+    let mut printed_header = false;
+    for m in all.iter().filter(|m| m.imp == "relay") {
+        let raw = find(m.kind, "raw", m.runtime, m.concurrency);
+        let mut parts = Vec::new();
+        match m.kind {
+            "round_trips" => {
+                let (rate, p50) = (m.round_trips_per_s.unwrap_or(0.0), m.p50_us.unwrap_or(0.0));
+                if let Some(raw) = raw {
+                    parts.push(format!("{:.2}× raw rate", rate / raw.round_trips_per_s.unwrap_or(f64::NAN)));
+                    parts.push(format!("{:.2}× raw p50", p50 / raw.p50_us.unwrap_or(f64::NAN)));
+                }
+                match m.concurrency {
+                    Some(1) => {
+                        parts.push(format!("{:.1}× reference rate", rate / REFERENCE_RT_C1));
+                        parts.push(format!("{:.2}× reference p50", p50 / REFERENCE_P50_C1_US));
+                    }
+                    Some(256) => parts.push(format!("{:.1}× reference rate", rate / REFERENCE_RT_C256)),
+                    _ => {}
+                }
+            }
+            "inbound" => {
+                let f = m.frames_per_s.unwrap_or(0.0);
+                if let Some(raw) = raw {
+                    parts.push(format!("{:.2}× raw", f / raw.frames_per_s.unwrap_or(f64::NAN)));
+                }
+                parts.push(format!("{:.1}× reference", f / REFERENCE_INBOUND));
+            }
+            _ => continue,
+        }
+        if !printed_header {
+            println!("\nrelay vs raw baseline (same run) and the reference implementation:");
+            printed_header = true;
+        }
+        let c = m.concurrency.map(|c| format!(" c={c}")).unwrap_or_default();
+        println!("  {} {}{c}: {}", m.kind, m.runtime, parts.join(", "));
+    }
+}
