@@ -83,9 +83,24 @@ fn idle_connections_are_held_by_a_child_and_measured_at_the_connector() {
 
 #[test]
 fn bad_arguments_are_usage_errors() {
-    for args in [&["bench", "--concurrency", "0"][..], &["bench", "--duration", "0"][..]] {
+    for args in
+        [&["bench", "--concurrency", "0"][..], &["bench", "--duration", "0"], &["bench", "--runs", "0"]]
+    {
         let (_, err, code) = common::run(args, "");
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains("must be positive"), "{err}");
+    }
+}
+
+#[test]
+fn runs_report_one_median_per_measurement() {
+    let lines = bench(&["--measure", "inbound", "--runs", "3", "--duration", "0.2", "--baseline", "raw"]);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for (m, imp) in lines.iter().zip(["relay", "raw"]) {
+        assert_eq!(
+            (m["kind"].as_str(), m["impl"].as_str(), m["runs"].as_u64()),
+            (Some("inbound"), Some(imp), Some(3))
+        );
+        positive(m, "frames_per_s");
     }
 }

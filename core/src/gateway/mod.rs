@@ -56,6 +56,7 @@
 mod config;
 mod error;
 mod handshake;
+mod id_table;
 mod ids;
 mod machine;
 mod output;

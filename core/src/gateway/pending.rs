@@ -2,10 +2,10 @@
 //! handshake) and sent ones (waiting for their result), with a deadline index
 //! so expiry happens in a deterministic order.
 
-use std::collections::btree_map::Entry as MapEntry;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
+use super::id_table::IdTable;
 use super::{OutboundRequest, RequestId};
 
 #[derive(Debug, Clone)]
@@ -22,7 +22,7 @@ struct Entry {
 /// compacted away once they outnumber the live ones).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PendingTable {
-    entries: BTreeMap<RequestId, Entry>,
+    entries: IdTable<Entry>,
     deadlines: VecDeque<(Instant, u64, RequestId)>,
     /// Requests submitted before the handshake, in submission order.
     held: VecDeque<(RequestId, OutboundRequest)>,
@@ -52,7 +52,7 @@ impl PendingTable {
     }
 
     fn is_live(&self, (_, seq, id): &(Instant, u64, RequestId)) -> bool {
-        self.entries.get(id).is_some_and(|e| e.seq == *seq)
+        self.entries.get(*id).is_some_and(|e| e.seq == *seq)
     }
 
     /// Drops stale deadlines at the front, and compacts when most are stale.
@@ -62,7 +62,7 @@ impl PendingTable {
         }
         if self.deadlines.len() > 2 * self.entries.len() + 64 {
             let entries = &self.entries;
-            self.deadlines.retain(|(_, seq, id)| entries.get(id).is_some_and(|e| e.seq == *seq));
+            self.deadlines.retain(|(_, seq, id)| entries.get(*id).is_some_and(|e| e.seq == *seq));
         }
     }
 
@@ -82,26 +82,23 @@ impl PendingTable {
     }
 
     pub(crate) fn mark_sent(&mut self, id: RequestId) {
-        if let Some(entry) = self.entries.get_mut(&id) {
+        if let Some(entry) = self.entries.get_mut(id) {
             entry.sent = true;
         }
     }
 
     /// Removes a request if it was sent; returns whether it was.
     pub(crate) fn remove_sent(&mut self, id: RequestId) -> bool {
-        match self.entries.entry(id) {
-            MapEntry::Occupied(entry) if entry.get().sent => {
-                entry.remove();
-                self.tidy();
-                true
-            }
-            _ => false,
+        if self.entries.remove_if(id, |e| e.sent).is_none() {
+            return false;
         }
+        self.tidy();
+        true
     }
 
     /// Removes a request; returns whether it had been sent, or `None` if unknown.
     pub(crate) fn remove(&mut self, id: RequestId) -> Option<bool> {
-        let entry = self.entries.remove(&id)?;
+        let entry = self.entries.remove(id)?;
         if !entry.sent {
             self.held.retain(|(held, _)| *held != id);
         }
@@ -133,7 +130,7 @@ impl PendingTable {
     /// Removes every request, in submission order.
     pub(crate) fn drain(&mut self) -> Vec<(RequestId, bool)> {
         let mut all: Vec<(u64, RequestId, bool)> =
-            std::mem::take(&mut self.entries).into_iter().map(|(id, e)| (e.seq, id, e.sent)).collect();
+            self.entries.take_all().into_iter().map(|(id, e)| (e.seq, id, e.sent)).collect();
         all.sort_unstable();
         self.deadlines.clear();
         self.held.clear();

@@ -1,7 +1,7 @@
 //! The gateway side of a socket loop: a `RelayMachine` and the callers
 //! waiting on it.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::Instant;
 
 use futures::channel::oneshot;
@@ -17,7 +17,8 @@ type Reply = oneshot::Sender<Result<ActionResult, RequestError>>;
 pub(crate) struct GatewaySide {
     machine: RelayMachine,
     shared: Shared,
-    waiters: BTreeMap<RequestId, Reply>,
+    /// Callers by request id: looked up once per result, never iterated.
+    waiters: HashMap<RequestId, Reply>,
     idle_waiters: Vec<oneshot::Sender<IdleOutcome>>,
     pub(crate) close_waiters: Vec<oneshot::Sender<()>>,
     on_ready: Option<oneshot::Sender<()>>,
@@ -41,7 +42,7 @@ impl GatewaySide {
         Self {
             machine,
             shared,
-            waiters: BTreeMap::new(),
+            waiters: HashMap::new(),
             idle_waiters: Vec::new(),
             close_waiters: Vec::new(),
             on_ready: Some(on_ready),

@@ -32,7 +32,7 @@ pub(crate) use report::Measurement;
 /// The `--help` examples.
 pub(crate) const EXAMPLES: &str = "Examples:
   relay bench --baseline raw
-  relay bench --runtime smol,tokio --concurrency 1,16,256,1024 --duration 3 --baseline raw --json
+  relay bench --runtime smol,tokio --concurrency 1,16,256,1024 --runs 3 --baseline raw --json
   relay bench --connections 10000 --skip-load
   relay bench --url ws://127.0.0.1:4000/relay --concurrency 1,64";
 
@@ -82,6 +82,9 @@ pub(crate) struct Args {
     /// Seconds per measurement (the first tenth is warm-up).
     #[arg(long, default_value_t = 2.0)]
     duration: f64,
+    /// Runs of each load measurement; the report gives each figure's median.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
     /// Also measure a baseline in the same run and print ratios to it.
     #[arg(long, value_enum)]
     baseline: Option<Baseline>,
@@ -133,8 +136,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failure> {
             .map(|()| ExitCode::SUCCESS)
             .map_err(Failure::Runtime);
     }
-    if args.concurrency.contains(&0) || !args.duration.is_finite() || args.duration <= 0.0 {
-        return Err(Failure::Usage("--concurrency values and --duration must be positive".into()));
+    if args.concurrency.contains(&0) || args.runs == 0 || !args.duration.is_finite() || args.duration <= 0.0 {
+        return Err(Failure::Usage("--concurrency, --runs and --duration must be positive".into()));
     }
     let plan =
         Plan { duration: Duration::from_secs_f64(args.duration), websocket_buffer: args.websocket_buffer };
@@ -152,33 +155,16 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failure> {
         }
         let concurrency = if args.measure.contains(&Kind::RoundTrips) { &args.concurrency[..] } else { &[] };
         for &c in concurrency {
-            progress.step(&format!("round trips, relay, {}, concurrency {c}", runtime.name()));
-            let m =
-                with_runtime(runtime, |rt| relay::round_trips(rt, runtime, c, &plan, args.url.as_deref()))
-                    .map_err(Failure::Runtime)?;
-            report::emit(&m, args.json);
-            all.push(m);
-            if args.baseline.is_some() {
-                progress.step(&format!("round trips, raw, {}, concurrency {c}", runtime.name()));
-                let m = with_runtime(runtime, |rt| raw::round_trips(rt, runtime, c, &plan))
-                    .map_err(Failure::Runtime)?;
-                report::emit(&m, args.json);
-                all.push(m);
-            }
+            let relay = || relay::round_trips(RuntimeBox(runtime), runtime, c, &plan, args.url.as_deref());
+            let raw = || raw::round_trips(RuntimeBox(runtime), runtime, c, &plan);
+            let what = format!("round trips, {}, concurrency {c}", runtime.name());
+            measure_pair(&args, &mut progress, &what, relay, raw, &mut all)?;
         }
         if args.url.is_none() && args.measure.contains(&Kind::Inbound) {
-            progress.step(&format!("inbound, relay, {}", runtime.name()));
-            let m =
-                with_runtime(runtime, |rt| relay::inbound(rt, runtime, &plan)).map_err(Failure::Runtime)?;
-            report::emit(&m, args.json);
-            all.push(m);
-            if args.baseline.is_some() {
-                progress.step(&format!("inbound, raw, {}", runtime.name()));
-                let m =
-                    with_runtime(runtime, |rt| raw::inbound(rt, runtime, &plan)).map_err(Failure::Runtime)?;
-                report::emit(&m, args.json);
-                all.push(m);
-            }
+            let relay = || relay::inbound(RuntimeBox(runtime), runtime, &plan);
+            let raw = || raw::inbound(RuntimeBox(runtime), runtime, &plan);
+            let what = format!("inbound, {}", runtime.name());
+            measure_pair(&args, &mut progress, &what, relay, raw, &mut all)?;
         }
     }
     progress.done();
@@ -186,6 +172,34 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failure> {
         report::summary(&all);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Measures relay (and the baseline, when asked) `--runs` times, the two
+/// interleaved so that both see the same machine, and reports the medians.
+fn measure_pair(
+    args: &Args,
+    progress: &mut Progress,
+    what: &str,
+    relay: impl Fn() -> Result<Measurement, String>,
+    raw: impl Fn() -> Result<Measurement, String>,
+    all: &mut Vec<Measurement>,
+) -> Result<(), Failure> {
+    let (mut relays, mut raws) = (Vec::new(), Vec::new());
+    for run in 1..=args.runs {
+        progress.step(&format!("{what}, relay, run {run}/{}", args.runs));
+        relays.push(relay().map_err(Failure::Runtime)?);
+        if args.baseline.is_some() {
+            progress.step(&format!("{what}, raw, run {run}/{}", args.runs));
+            raws.push(raw().map_err(Failure::Runtime)?);
+        }
+    }
+    for runs in [relays, raws] {
+        if let Some(m) = report::median(runs) {
+            report::emit(&m, args.json);
+            all.push(m);
+        }
+    }
+    Ok(())
 }
 
 /// Calls `f` with the chosen runtime.
@@ -334,7 +348,7 @@ impl Progress {
         let per_runtime = if args.skip_load {
             0
         } else {
-            let pairs = if args.baseline.is_some() { 2 } else { 1 };
+            let pairs = if args.baseline.is_some() { 2 * args.runs } else { args.runs };
             let rt = if args.measure.contains(&Kind::RoundTrips) { args.concurrency.len() } else { 0 };
             pairs * (rt + usize::from(args.url.is_none() && args.measure.contains(&Kind::Inbound)))
         } + usize::from(args.connections.is_some());

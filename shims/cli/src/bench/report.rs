@@ -51,6 +51,33 @@ pub(crate) struct Measurement {
     /// Peak RSS of the process holding the idle gateways.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) client_rss_kib: Option<u64>,
+    /// How many runs the figures are medians of (load measurements).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) runs: Option<usize>,
+}
+
+/// Each figure's median over `runs` of one measurement (the upper median
+/// for an even count); `None` for no runs.
+pub(crate) fn median(runs: Vec<Measurement>) -> Option<Measurement> {
+    fn mid<T: Copy + PartialOrd>(values: impl Iterator<Item = Option<T>>) -> Option<T> {
+        let mut v: Vec<T> = values.flatten().collect();
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        v.get(v.len() / 2).copied()
+    }
+    let first = runs.first()?.clone();
+    Some(Measurement {
+        round_trips_per_s: mid(runs.iter().map(|m| m.round_trips_per_s)),
+        p50_us: mid(runs.iter().map(|m| m.p50_us)),
+        p90_us: mid(runs.iter().map(|m| m.p90_us)),
+        p99_us: mid(runs.iter().map(|m| m.p99_us)),
+        max_us: mid(runs.iter().map(|m| m.max_us)),
+        frames_per_s: mid(runs.iter().map(|m| m.frames_per_s)),
+        mb_per_s: mid(runs.iter().map(|m| m.mb_per_s)),
+        rss_kib: mid(runs.iter().map(|m| m.rss_kib)),
+        connector_rss_kib: mid(runs.iter().map(|m| m.connector_rss_kib)),
+        runs: Some(runs.len()),
+        ..first
+    })
 }
 
 /// Rate and percentiles from latencies in nanoseconds measured over `seconds`.
@@ -149,5 +176,32 @@ pub(crate) fn summary(all: &[Measurement]) {
         }
         let c = m.concurrency.map(|c| format!(" c={c}")).unwrap_or_default();
         println!("  {} {}{c}: {}", m.kind, m.runtime, parts.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(rate: f64, p50: f64) -> Measurement {
+        Measurement {
+            kind: "round_trips",
+            round_trips_per_s: Some(rate),
+            p50_us: Some(p50),
+            ..Measurement::default()
+        }
+    }
+
+    #[test]
+    fn median_takes_each_figure_on_its_own() {
+        let m = median(vec![run(3.0, 10.0), run(1.0, 30.0), run(2.0, 20.0)]).unwrap();
+        assert_eq!(
+            (m.round_trips_per_s, m.p50_us, m.runs, m.kind),
+            (Some(2.0), Some(20.0), Some(3), "round_trips")
+        );
+        assert_eq!(m.frames_per_s, None, "absent figures stay absent");
+        let even = median(vec![run(1.0, 1.0), run(4.0, 4.0)]).unwrap();
+        assert_eq!(even.round_trips_per_s, Some(4.0), "upper median");
+        assert!(median(Vec::new()).is_none());
     }
 }
