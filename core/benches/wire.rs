@@ -125,6 +125,10 @@ fn encode(c: &mut Criterion) {
             black_box(out.len())
         })
     });
+    // What the machines send: one owned line per frame.
+    g.bench_function("relay_encode_line", |b| {
+        b.iter(|| frames.iter().map(|f| f.encode_line().len()).sum::<usize>())
+    });
     g.finish();
 }
 

@@ -6,7 +6,8 @@
 //! valgrind --tool=callgrind target/release/examples/profile decode 2000
 //! ```
 //!
-//! Workloads: `setup` (generate the corpus only, to subtract), `decode`
+//! Workloads: `setup` (generate the corpus only, to subtract), `small` (N
+//! `outbound` + `outbound_result` pairs, no corpus), `decode`
 //! (`Frame::decode` of N inbound lines), `naive` and `borrowed` (the bench's
 //! baseline decodes of the same lines), `value` (`serde_json::Value`),
 //! `encode`, `cycle` (N request → result cycles), `replay`; `dump` prints the corpus.
@@ -34,9 +35,19 @@ fn main() {
     let what = args.next().unwrap_or_else(|| "decode".into());
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
     // The cycle needs no corpus: generating one would dwarf it in the profile.
-    let lines = if what == "cycle" { Vec::new() } else { Generator::new(1).inbound_corpus(n) };
+    let lines =
+        if what == "cycle" || what == "small" { Vec::new() } else { Generator::new(1).inbound_corpus(n) };
     match what.as_str() {
         "setup" => {}
+        // The two small frames of every request: what the connector and the gateway decode.
+        "small" => {
+            let outbound = br#"{"type":"outbound","requestId":"0123456789abcdef0123456789abcdef","action":{"op":"send","chat_id":"c1","content":"hi","reply_to":null,"metadata":{}}}"#;
+            let result = br#"{"type":"outbound_result","requestId":"0123456789abcdef0123456789abcdef","result":{"success":true}}"#;
+            for _ in 0..n {
+                black_box(Frame::decode(black_box(outbound), Some(Direction::ToConnector)).unwrap());
+                black_box(Frame::decode(black_box(result), Some(Direction::ToGateway)).unwrap());
+            }
+        }
         // The corpus itself, e.g. to time other parsers on the same bytes.
         "dump" => lines.iter().for_each(|l| print!("{l}")),
         "decode" => {

@@ -85,22 +85,24 @@ impl OutboundAction {
 
     /// Reads an action object; `op` must be a string, and a known op's fields must be valid.
     pub fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+        Self::from_reader(Reader::new(object))
+    }
+
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         let op = r.required_string("op")?;
-        let fields = r.finish();
         Ok(match op.as_str() {
-            "send" => Self::Send(SendMessage::from_object(fields)?),
-            "edit" => Self::Edit(EditMessage::from_object(fields)?),
-            "typing" => Self::Typing(Typing::from_object(fields)?),
-            "follow_up" => Self::FollowUp(FollowUp::from_object(fields)?),
-            "get_chat_info" => Self::GetChatInfo(GetChatInfo::from_object(fields)?),
-            "send_media" => Self::SendMedia(SendMedia::from_object(fields)?),
-            "prompt" => Self::Prompt(Prompt::from_object(fields)?),
-            "react" => Self::React(React::from_object(fields)?),
-            "thread_create" => Self::ThreadCreate(ThreadCreate::from_object(fields)?),
-            "thread_rename" => Self::ThreadRename(ThreadRename::from_object(fields)?),
-            "draft" => Self::Draft(Draft::from_object(fields)?),
-            _ => Self::Other(RawAction { op, fields }),
+            "send" => Self::Send(SendMessage::from_reader(r)?),
+            "edit" => Self::Edit(EditMessage::from_reader(r)?),
+            "typing" => Self::Typing(Typing::from_reader(r)?),
+            "follow_up" => Self::FollowUp(FollowUp::from_reader(r)?),
+            "get_chat_info" => Self::GetChatInfo(GetChatInfo::from_reader(r)?),
+            "send_media" => Self::SendMedia(SendMedia::from_reader(r)?),
+            "prompt" => Self::Prompt(Prompt::from_reader(r)?),
+            "react" => Self::React(React::from_reader(r)?),
+            "thread_create" => Self::ThreadCreate(ThreadCreate::from_reader(r)?),
+            "thread_rename" => Self::ThreadRename(ThreadRename::from_reader(r)?),
+            "draft" => Self::Draft(Draft::from_reader(r)?),
+            _ => Self::Other(RawAction { op, fields: r.finish() }),
         })
     }
 

@@ -134,7 +134,10 @@ impl Descriptor {
 
     /// Reads a descriptor object; a missing or mistyped required field is an error.
     pub fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+        Self::from_reader(Reader::new(object))
+    }
+
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         let max = r.required_int("max_message_length")?;
         let supported_ops = match r.take("supported_ops") {
             Some(Value::Array(items)) => items

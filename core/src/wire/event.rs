@@ -3,7 +3,7 @@
 use serde::ser::SerializeMap;
 
 use super::SessionSource;
-use super::json::{Extra, FieldError, Object, Reader, Writer, json_object_serde};
+use super::json::{Extra, FieldError, Reader, Writer, json_object_serde};
 
 /// What kind of message an event carries. Unknown values read as [`MessageType::Text`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -132,15 +132,11 @@ impl MessageEvent {
             .or_else(|| self.source.message_id.as_deref().filter(|id| !id.is_empty()))
     }
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, FieldError> {
-        Self::from_reader(Reader::new(object))
-    }
-
     pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         // message_type is lenient: anything that is not a known name reads as text.
-        let message_type = match r.take("message_type") {
-            Some(serde_json::Value::String(name)) => MessageType::from_name(&name),
-            _ => MessageType::Text,
+        let message_type = match r.take_node("message_type") {
+            Some(node) => node.as_str().map_or(MessageType::Text, MessageType::from_name),
+            None => MessageType::Text,
         };
         Ok(Self {
             text: r.string("text")?.unwrap_or_default(),
@@ -204,10 +200,6 @@ pub struct Media {
 impl Media {
     const KNOWN: &'static [&'static str] = &["url", "mime", "kind", "size", "filename", "caption"];
 
-    fn from_object(object: Object) -> Result<Self, FieldError> {
-        Self::from_reader(Reader::new(object))
-    }
-
     fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         let size = match r.int("size")? {
             Some(n) if n < 0 => return Err(FieldError::new("size", "negative size")),
@@ -254,10 +246,6 @@ pub struct ReplyTo {
 impl ReplyTo {
     const KNOWN: &'static [&'static str] = &["text", "author", "is_own"];
 
-    fn from_object(object: Object) -> Result<Self, FieldError> {
-        Self::from_reader(Reader::new(object))
-    }
-
     fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             text: r.string("text")?,
@@ -292,10 +280,6 @@ pub struct ContextItem {
 impl ContextItem {
     const KNOWN: &'static [&'static str] = &["text", "source"];
 
-    fn from_object(object: Object) -> Result<Self, FieldError> {
-        Self::from_reader(Reader::new(object))
-    }
-
     fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             text: r.string("text")?.unwrap_or_default(),
@@ -329,10 +313,6 @@ pub struct PromptResponse {
 
 impl PromptResponse {
     const KNOWN: &'static [&'static str] = &["prompt_id", "option_id", "label", "prompt_message_id"];
-
-    fn from_object(object: Object) -> Result<Self, FieldError> {
-        Self::from_reader(Reader::new(object))
-    }
 
     fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use serde::ser::SerializeMap;
 use serde_json::Value;
 
-use super::json::{Extra, FieldError, Object, Reader, Writer, json_object_serde};
+use super::json::{Extra, FieldError, Reader, Writer, json_object_serde};
 
 /// Standard base64 that accepts input with or without padding.
 const LENIENT_STANDARD: GeneralPurpose = GeneralPurpose::new(
@@ -45,8 +45,7 @@ impl Forward {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         let headers = match r.take("headers") {
             Some(Value::Array(entries)) => entries.into_iter().filter_map(header_pair).collect(),
             _ => Vec::new(),

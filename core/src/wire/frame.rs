@@ -302,7 +302,7 @@ impl Frame {
                 extra: r.finish(),
             }),
             FrameType::Descriptor => Self::Descriptor(DescriptorFrame {
-                descriptor: Descriptor::from_object(r.required_object("descriptor")?)
+                descriptor: Descriptor::from_reader(r.required_object_reader("descriptor")?)
                     .map_err(|e| e.within("descriptor"))?,
                 extra: r.finish(),
             }),
@@ -314,7 +314,7 @@ impl Frame {
             }),
             FrameType::Outbound => Self::Outbound(Outbound {
                 request_id: r.required_string("requestId")?,
-                action: OutboundAction::from_object(r.required_object("action")?)
+                action: OutboundAction::from_reader(r.required_object_reader("action")?)
                     .map_err(|e| e.within("action"))?,
                 platform: r.string("platform")?,
                 bot_id: r.string("botId")?,
@@ -337,7 +337,7 @@ impl Frame {
                 extra: r.finish(),
             }),
             FrameType::PassthroughForward => Self::PassthroughForward(PassthroughForward {
-                forward: Forward::from_object(r.required_object("forward")?)
+                forward: Forward::from_reader(r.required_object_reader("forward")?)
                     .map_err(|e| e.within("forward"))?,
                 buffer_id: r.string("bufferId")?,
                 extra: r.finish(),
@@ -416,12 +416,11 @@ impl Frame {
 
     /// This frame as a compact JSON line (with its `\n`), ready for a WebSocket text message.
     pub fn encode_line(&self) -> String {
-        let mut out = Vec::with_capacity(256);
-        self.encode_into(&mut out);
-        // serde_json writes UTF-8 only: the check cannot fail (and is a fast
-        // scan; starting at 256 bytes saves the growth steps from 128 that
-        // `serde_json::to_string` takes for a typical request).
-        String::from_utf8(out).expect("JSON output is UTF-8")
+        // `to_string` knows its output is UTF-8 and skips the validation a
+        // `String::from_utf8` of our own buffer would repeat over every byte.
+        let mut line = serde_json::to_string(self).expect("wire frames always serialize");
+        line.push('\n');
+        line
     }
 
     /// This frame as compact JSON plus `\n`.

@@ -44,8 +44,23 @@ fn mistyped(field: &str, expected: &str, got: &Node<'_>) -> FieldError {
     FieldError::new(field, format!("expected {expected}, got {}", got.type_name()))
 }
 
-/// Whether two members share a key. Frames have few keys per object, so
-/// pairwise comparison beats building a set; large objects get a sorted copy.
+/// The bit standing for `key` in a reader's key mask: length and three bytes
+/// mixed into six bits, cheap enough to compute on every lookup.
+fn key_bit(key: &str) -> u64 {
+    let b = key.as_bytes();
+    let sample = match b {
+        [] => 0,
+        [first, .., last] => u32::from(*first) | u32::from(b[b.len() / 2]) << 8 | u32::from(*last) << 16,
+        [only] => u32::from(*only),
+    };
+    // Truncation is fine: the length only feeds the hash.
+    let h = (b.len() as u32).wrapping_mul(0x9E37_79B1) ^ sample.wrapping_mul(0x85EB_CA77);
+    1 << (h >> 26)
+}
+
+/// Whether two members share a key, given that two keys share a mask bit.
+/// Frames have few keys per object, so pairwise comparison beats building a
+/// set; large objects get a sorted copy.
 fn has_duplicate_keys(entries: &[Entry<'_>]) -> bool {
     if entries.len() <= 16 {
         return entries.iter().enumerate().any(|(i, (k, _))| entries[..i].iter().any(|(seen, _)| seen == k));
@@ -64,29 +79,43 @@ pub(crate) struct Reader<'a> {
     /// Where the next lookup starts: types take their fields in the order
     /// encoders write them, so the wanted key is usually the next one.
     cursor: usize,
+    /// The [`key_bit`]s of the keys present: most lookups are for optional
+    /// fields that are absent, and this answers them without a scan.
+    mask: u64,
 }
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(object: Object) -> Self {
-        Self {
-            entries: object.into_iter().map(|(k, v)| (Cow::Owned(k), Node::Value(v))).collect(),
-            cursor: 0,
-        }
+        let entries: Vec<Entry<'a>> =
+            object.into_iter().map(|(k, v)| (Cow::Owned(k), Node::Value(v))).collect();
+        let mask = entries.iter().fold(0, |mask, (k, _)| mask | key_bit(k));
+        Self { entries, cursor: 0, mask }
     }
 
     /// A reader over parsed object entries; of duplicate keys only the last is kept.
     pub(crate) fn from_entries(mut entries: Vec<Entry<'a>>) -> Self {
-        if has_duplicate_keys(&entries) {
+        let mut mask = 0;
+        let mut collision = false;
+        for (k, _) in &entries {
+            let bit = key_bit(k);
+            collision |= mask & bit != 0;
+            mask |= bit;
+        }
+        // Distinct bits mean distinct keys: only a shared bit needs the exact check.
+        if collision && has_duplicate_keys(&entries) {
             let mut seen = BTreeSet::new();
             let keep: Vec<bool> = entries.iter().rev().map(|(k, _)| seen.insert(k.as_ref())).collect();
             let mut keep = keep.into_iter().rev();
             entries.retain(|_| keep.next().unwrap_or(false));
         }
-        Self { entries, cursor: 0 }
+        Self { entries, cursor: 0, mask }
     }
 
     /// Removes `key`; `null` reads as absent.
     pub(crate) fn take_node(&mut self, key: &str) -> Option<Node<'a>> {
+        if self.mask & key_bit(key) == 0 {
+            return None;
+        }
         let is_key = |(k, v): &Entry<'_>| k == key && !matches!(v, Node::Taken);
         let (wrapped, ahead) = self.entries.split_at(self.cursor.min(self.entries.len()));
         let at = match ahead.iter().position(is_key) {
@@ -102,13 +131,19 @@ impl<'a> Reader<'a> {
         self.take_node(key).map(Node::into_value)
     }
 
-    pub(crate) fn string(&mut self, key: &str) -> Result<Option<String>, FieldError> {
+    /// A string field as it sits in the line: for fields that are only
+    /// looked at, which then cost no copy.
+    pub(crate) fn str(&mut self, key: &str) -> Result<Option<Cow<'a, str>>, FieldError> {
         match self.take_node(key) {
             None => Ok(None),
-            Some(Node::Str(s)) => Ok(Some(s.into_owned())),
-            Some(Node::Value(Value::String(s))) => Ok(Some(s)),
+            Some(Node::Str(s)) => Ok(Some(s)),
+            Some(Node::Value(Value::String(s))) => Ok(Some(Cow::Owned(s))),
             Some(other) => Err(mistyped(key, "a string", &other)),
         }
+    }
+
+    pub(crate) fn string(&mut self, key: &str) -> Result<Option<String>, FieldError> {
+        Ok(self.str(key)?.map(Cow::into_owned))
     }
 
     pub(crate) fn required_string(&mut self, key: &str) -> Result<String, FieldError> {
@@ -175,10 +210,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub(crate) fn required_object(&mut self, key: &str) -> Result<Object, FieldError> {
-        self.object(key)?.ok_or_else(|| FieldError::new(key, "missing"))
-    }
-
     /// An object field as a reader of its own (no conversion to [`Object`]).
     pub(crate) fn object_reader(&mut self, key: &str) -> Result<Option<Self>, FieldError> {
         match self.take_node(key) {
@@ -218,15 +249,6 @@ impl<'a> Reader<'a> {
                 other => Err(mistyped(&format!("{key}[{i}]"), "a string", &other)),
             })
             .collect()
-    }
-
-    /// A list of objects, each converted by `parse`; absent reads as empty.
-    pub(crate) fn objects<T>(
-        &mut self,
-        key: &str,
-        parse: impl Fn(Object) -> Result<T, FieldError>,
-    ) -> Result<Vec<T>, FieldError> {
-        self.object_readers(key, |r| parse(r.finish()))
     }
 
     /// A list of objects, each read by `parse` from a reader of its own; absent reads as empty.
@@ -330,14 +352,15 @@ pub(crate) fn to_de_error<E: serde::de::Error>(e: FieldError) -> E {
     E::custom(e)
 }
 
-/// Implements `Deserialize` (through a JSON object and the type's `from_object`)
+/// Implements `Deserialize` (through a JSON object and the type's `from_reader`)
 /// and `Serialize` (through the type's `write`) for a wire type.
 macro_rules! json_object_serde {
     ($ty:ty) => {
         impl<'de> serde::Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let object = $crate::wire::json::Object::deserialize(d)?;
-                Self::from_object(object).map_err($crate::wire::json::to_de_error)
+                Self::from_reader($crate::wire::json::Reader::new(object))
+                    .map_err($crate::wire::json::to_de_error)
             }
         }
 
@@ -352,3 +375,38 @@ macro_rules! json_object_serde {
     };
 }
 pub(crate) use json_object_serde;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::node::into_object;
+
+    fn entries(keys: &[&'static str]) -> Vec<Entry<'static>> {
+        keys.iter().enumerate().map(|(i, k)| (Cow::Borrowed(*k), Node::Value(i.into()))).collect()
+    }
+
+    #[test]
+    fn duplicates_keep_the_last_whatever_the_mask_bits() {
+        // Many distinct keys share mask bits; duplicates among them must still be found.
+        let keys: Vec<&'static str> =
+            (0..80).map(|i| &*Box::leak(format!("k{i}").into_boxed_str())).collect();
+        for dup in [0, 7, 40, 79] {
+            let mut with_dup = keys.clone();
+            with_dup.push(keys[dup]);
+            for set in [&with_dup[..], &with_dup[70..], &keys[..]] {
+                assert_eq!(Reader::from_entries(entries(set)).finish(), into_object(entries(set)));
+            }
+        }
+    }
+
+    #[test]
+    fn lookups_find_present_keys_and_skip_absent_ones() {
+        let mut r = Reader::from_entries(entries(&["", "a", "chat_id", "user_id", "message_id"]));
+        assert_eq!(r.take("user_id"), Some(3.into()));
+        assert_eq!(r.take("user_id"), None, "taken once");
+        assert_eq!(r.take("thread_id"), None);
+        assert_eq!(r.take(""), Some(0.into()));
+        assert_eq!(r.take("chat_id"), Some(2.into()));
+        assert_eq!(r.finish().keys().collect::<Vec<_>>(), ["a", "message_id"]);
+    }
+}

@@ -39,6 +39,15 @@ impl Node<'_> {
         matches!(self, Self::Value(Value::Null))
     }
 
+    /// The text of a string.
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            Self::Str(s) => Some(s),
+            Self::Value(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The JSON type, as named in error messages.
     pub(crate) fn type_name(&self) -> &'static str {
         match self {

@@ -26,8 +26,9 @@ const MAX_DEPTH: usize = 64;
 
 /// Parses a whole line into a [`Node`], or `None` to defer to the reference parser.
 pub(crate) fn parse_fast(text: &str) -> Option<Node<'_>> {
-    // Room for the members of a typical frame's open objects, so the stack does not grow.
-    let entries = Vec::with_capacity(32);
+    // Room for the members of the line's open objects, so the stack rarely
+    // grows; sized by the line so a short frame does not pay for a 2 KiB buffer.
+    let entries = Vec::with_capacity((text.len() / 16).clamp(4, 32));
     let mut p =
         Parser { text, bytes: text.as_bytes(), pos: 0, entries, items: Vec::new(), scratch: String::new() };
     let node = p.value(0)?;

@@ -27,8 +27,7 @@ impl SendMessage {
         Self { chat_id: chat_id.into(), content: content.into(), ..Self::default() }
     }
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             chat_id: r.required_id("chat_id")?,
             content: r.required_string("content")?,
@@ -67,8 +66,7 @@ pub struct EditMessage {
 impl EditMessage {
     const KNOWN: &'static [&'static str] = &["op", "chat_id", "message_id", "content", "metadata"];
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             chat_id: r.required_id("chat_id")?,
             message_id: r.required_id("message_id")?,
@@ -105,8 +103,7 @@ pub struct Typing {
 impl Typing {
     const KNOWN: &'static [&'static str] = &["op", "chat_id", "content", "metadata"];
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             chat_id: r.required_id("chat_id")?,
             content: r.string("content")?,
@@ -146,8 +143,7 @@ pub struct FollowUp {
 impl FollowUp {
     const KNOWN: &'static [&'static str] = &["op", "session_key", "kind", "content", "metadata"];
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             session_key: r.required_string("session_key")?,
             kind: r.required_string("kind")?,
@@ -180,8 +176,7 @@ pub struct GetChatInfo {
 impl GetChatInfo {
     const KNOWN: &'static [&'static str] = &["op", "chat_id"];
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self { chat_id: r.required_id("chat_id")?, extra: r.finish() })
     }
 

@@ -74,8 +74,7 @@ impl SendMedia {
     const KNOWN: &'static [&'static str] =
         &["op", "chat_id", "media_kind", "source_url", "content", "filename", "reply_to", "metadata"];
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             chat_id: r.required_id("chat_id")?,
             media_kind: MediaKind::read(&mut r, "media_kind")?,
@@ -118,8 +117,7 @@ pub struct PromptOption {
 impl PromptOption {
     const KNOWN: &'static [&'static str] = &["id", "label", "style"];
 
-    fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+    fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             id: r.required_string("id")?,
             label: r.required_string("label")?,
@@ -176,14 +174,13 @@ impl Prompt {
         "metadata",
     ];
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             chat_id: r.required_id("chat_id")?,
             prompt_kind: PromptKind::read(&mut r, "prompt_kind")?,
             prompt_id: r.required_string("prompt_id")?,
             content: r.required_string("content")?,
-            options: r.objects("options", PromptOption::from_object)?,
+            options: r.object_readers("options", PromptOption::from_reader)?,
             timeout_s: r.number("timeout_s")?,
             reply_to: r.id("reply_to")?,
             metadata: r.object("metadata")?,
@@ -226,8 +223,7 @@ pub struct React {
 impl React {
     const KNOWN: &'static [&'static str] = &["op", "chat_id", "message_id", "emoji", "remove", "metadata"];
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             chat_id: r.required_id("chat_id")?,
             message_id: r.required_id("message_id")?,
@@ -268,8 +264,7 @@ pub struct ThreadCreate {
 impl ThreadCreate {
     const KNOWN: &'static [&'static str] = &["op", "chat_id", "thread_name", "message_id", "metadata"];
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             chat_id: r.required_id("chat_id")?,
             thread_name: r.required_string("thread_name")?,
@@ -311,8 +306,7 @@ impl ThreadRename {
     const KNOWN: &'static [&'static str] =
         &["op", "chat_id", "message_id", "thread_name", "only_if_current_name", "metadata"];
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             chat_id: r.required_id("chat_id")?,
             message_id: r.required_id("message_id")?,
@@ -355,8 +349,7 @@ pub struct Draft {
 impl Draft {
     const KNOWN: &'static [&'static str] = &["op", "chat_id", "draft_id", "content", "final", "metadata"];
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, FieldError> {
-        let mut r = Reader::new(object);
+    pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
         Ok(Self {
             chat_id: r.required_id("chat_id")?,
             draft_id: r.required_int("draft_id")?,

@@ -122,7 +122,7 @@ impl SessionSource {
     }
 
     pub(crate) fn from_reader(mut r: Reader<'_>) -> Result<Self, FieldError> {
-        let platform = r.string("platform")?.map(|p| Platform::from_name(&p)).unwrap_or_default();
+        let platform = r.str("platform")?.map(|p| Platform::from_name(&p)).unwrap_or_default();
         let scope_id = r.id("scope_id")?;
         let guild_id = r.id("guild_id")?;
         let display_name = r.string("user_display_name")?;

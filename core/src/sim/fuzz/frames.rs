@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::policy::{SessionKeyOptions, session_key};
 use crate::wire::{
     ActionResult, ChatInfo, ContextItem, Descriptor, DiagnosticKind, Direction, Forward, Frame, Media,
-    MessageEvent, OutboundAction, PromptResponse, ReplyTo, SessionSource, read_json_object,
+    MessageEvent, Object, OutboundAction, PromptResponse, ReplyTo, SessionSource, read_json_object,
 };
 
 /// Decodes `data` as one line with no expected direction and with each
@@ -44,10 +44,14 @@ pub fn frame_decode(data: &[u8]) {
             ),
         }
     }
+    let object = read_json_object(data);
     if let Ok(frame) = &plain {
         round_trip(frame);
+        if let Ok(object) = &object {
+            agrees_with_map_path(frame, object);
+        }
     }
-    if let Ok(object) = read_json_object(data) {
+    if let Ok(object) = object {
         let value = Value::Object(object);
         payloads(&value);
         if let Value::Object(fields) = &value {
@@ -70,6 +74,24 @@ fn round_trip(frame: &Frame) {
         .unwrap_or_else(|e| panic!("a re-encoded frame does not decode: {e}"));
     assert_eq!(&again, frame, "decode → encode → decode changed the frame");
     assert_eq!(again.encode(), encoded, "encoding a frame twice gave different bytes");
+}
+
+/// `Frame::decode` reads payloads from the parsed line's member lists (duplicate
+/// keys resolved there); `Deserialize` reads them from a `serde_json` map. A
+/// decoded frame's payload must be what the map path reads from the same line.
+fn agrees_with_map_path(frame: &Frame, object: &Object) {
+    fn read<T: DeserializeOwned>(object: &Object, key: &str) -> Option<T> {
+        object.get(key).and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+    let agrees = match frame {
+        Frame::Inbound(f) => read::<MessageEvent>(object, "event").as_ref() == Some(&f.event),
+        Frame::Outbound(f) => read::<OutboundAction>(object, "action").as_ref() == Some(&f.action),
+        Frame::OutboundResult(f) => read::<ActionResult>(object, "result").as_ref() == Some(&f.result),
+        Frame::Descriptor(f) => read::<Descriptor>(object, "descriptor").as_ref() == Some(&f.descriptor),
+        Frame::PassthroughForward(f) => read::<Forward>(object, "forward").as_ref() == Some(&f.forward),
+        _ => true,
+    };
+    assert!(agrees, "the decoder and the map path read different payloads");
 }
 
 /// Reads `value` as every payload type, and exercises what each offers.
