@@ -70,6 +70,33 @@ pub(crate) enum Kind {
     Inbound,
 }
 
+impl Kind {
+    fn flag(self) -> &'static str {
+        match self {
+            Self::RoundTrips => "round-trips",
+            Self::Inbound => "inbound",
+        }
+    }
+}
+
+/// Which side of the comparison a load measurement runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Impl {
+    /// relay's gateway client and connector.
+    Relay,
+    /// The bare async-tungstenite pair.
+    Raw,
+}
+
+impl Impl {
+    fn flag(self) -> &'static str {
+        match self {
+            Self::Relay => "relay",
+            Self::Raw => "raw",
+        }
+    }
+}
+
 /// Arguments of `relay bench`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -112,6 +139,10 @@ pub(crate) struct Args {
     /// Internal: be the connector-side child of a load measurement.
     #[arg(long, hide = true, value_enum)]
     connector_for: Option<peer::Role>,
+    /// Internal: run one load measurement (the first runtime, concurrency
+    /// and measure given) as the gateway side, and print it as JSON.
+    #[arg(long, hide = true, value_enum)]
+    single: Option<Impl>,
 }
 
 /// Settings every measurement shares.
@@ -141,6 +172,11 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failure> {
     }
     let plan =
         Plan { duration: Duration::from_secs_f64(args.duration), websocket_buffer: args.websocket_buffer };
+    if let Some(imp) = args.single {
+        let m = single(&args, imp, &plan).map_err(Failure::Runtime)?;
+        report::emit(&m, true);
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut progress = Progress::new(&args);
     let mut all = Vec::new();
     for &runtime in &args.runtime {
@@ -155,16 +191,10 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failure> {
         }
         let concurrency = if args.measure.contains(&Kind::RoundTrips) { &args.concurrency[..] } else { &[] };
         for &c in concurrency {
-            let relay = || relay::round_trips(RuntimeBox(runtime), runtime, c, &plan, args.url.as_deref());
-            let raw = || raw::round_trips(RuntimeBox(runtime), runtime, c, &plan);
-            let what = format!("round trips, {}, concurrency {c}", runtime.name());
-            measure_pair(&args, &mut progress, &what, relay, raw, &mut all)?;
+            measure_pair(&args, &mut progress, Kind::RoundTrips, runtime, Some(c), &mut all)?;
         }
         if args.url.is_none() && args.measure.contains(&Kind::Inbound) {
-            let relay = || relay::inbound(RuntimeBox(runtime), runtime, &plan);
-            let raw = || raw::inbound(RuntimeBox(runtime), runtime, &plan);
-            let what = format!("inbound, {}", runtime.name());
-            measure_pair(&args, &mut progress, &what, relay, raw, &mut all)?;
+            measure_pair(&args, &mut progress, Kind::Inbound, runtime, None, &mut all)?;
         }
     }
     progress.done();
@@ -176,30 +206,81 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failure> {
 
 /// Measures relay (and the baseline, when asked) `--runs` times, the two
 /// interleaved so that both see the same machine, and reports the medians.
+/// Each run is a process of its own (with its connector in another), so the
+/// peak RSS it reports is that run's alone.
 fn measure_pair(
     args: &Args,
     progress: &mut Progress,
-    what: &str,
-    relay: impl Fn() -> Result<Measurement, String>,
-    raw: impl Fn() -> Result<Measurement, String>,
+    kind: Kind,
+    runtime: RuntimeChoice,
+    concurrency: Option<usize>,
     all: &mut Vec<Measurement>,
 ) -> Result<(), Failure> {
-    let (mut relays, mut raws) = (Vec::new(), Vec::new());
+    let imps: &[Impl] = if args.baseline.is_some() { &[Impl::Relay, Impl::Raw] } else { &[Impl::Relay] };
+    let mut runs: Vec<Vec<Measurement>> = vec![Vec::new(); imps.len()];
+    let at = concurrency.map(|c| format!(", concurrency {c}")).unwrap_or_default();
     for run in 1..=args.runs {
-        progress.step(&format!("{what}, relay, run {run}/{}", args.runs));
-        relays.push(relay().map_err(Failure::Runtime)?);
-        if args.baseline.is_some() {
-            progress.step(&format!("{what}, raw, run {run}/{}", args.runs));
-            raws.push(raw().map_err(Failure::Runtime)?);
+        for (imp, runs) in imps.iter().zip(&mut runs) {
+            progress.step(&format!(
+                "{}, {}{at}, {}, run {run}/{}",
+                kind.flag(),
+                runtime.name(),
+                imp.flag(),
+                args.runs
+            ));
+            runs.push(measure_in_child(args, *imp, kind, runtime, concurrency).map_err(Failure::Runtime)?);
         }
     }
-    for runs in [relays, raws] {
+    for runs in runs {
         if let Some(m) = report::median(runs) {
             report::emit(&m, args.json);
             all.push(m);
         }
     }
     Ok(())
+}
+
+/// Runs `relay bench --single …` for one measurement and reads its JSON line.
+fn measure_in_child(
+    args: &Args,
+    imp: Impl,
+    kind: Kind,
+    runtime: RuntimeChoice,
+    concurrency: Option<usize>,
+) -> Result<Measurement, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the relay binary: {e}"))?;
+    let mut command = Command::new(exe);
+    command
+        .args(["bench", "--single", imp.flag(), "--runtime", runtime.name(), "--measure", kind.flag()])
+        .args(["--duration", &args.duration.to_string()])
+        .args(["--websocket-buffer", &args.websocket_buffer.to_string()]);
+    if let Some(c) = concurrency {
+        command.args(["--concurrency", &c.to_string()]);
+    }
+    if let Some(url) = &args.url {
+        command.args(["--url", url]);
+    }
+    let out =
+        command.stdin(Stdio::null()).output().map_err(|e| format!("cannot start a measurement: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(err.trim().trim_start_matches("error: ").trim_end_matches('.').to_owned());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("a measurement printed no figures: {e}"))
+}
+
+/// The `--single` measurement, in this process.
+fn single(args: &Args, imp: Impl, plan: &Plan) -> Result<Measurement, String> {
+    let runtime = args.runtime.first().copied().unwrap_or(RuntimeChoice::Tokio);
+    let kind = args.measure.first().copied().unwrap_or(Kind::RoundTrips);
+    let c = args.concurrency.first().copied().unwrap_or(1);
+    let rtb = RuntimeBox(runtime);
+    match (imp, kind) {
+        (Impl::Relay, Kind::RoundTrips) => relay::round_trips(rtb, runtime, c, plan, args.url.as_deref()),
+        (Impl::Raw, Kind::RoundTrips) => raw::round_trips(rtb, runtime, c, plan),
+        (Impl::Relay, Kind::Inbound) => relay::inbound(rtb, runtime, plan),
+        (Impl::Raw, Kind::Inbound) => raw::inbound(rtb, runtime, plan),
+    }
 }
 
 /// Calls `f` with the chosen runtime.
@@ -267,14 +348,6 @@ impl RuntimeBox {
     }
 }
 
-/// Starts a new peak-RSS window for this process (VmHWM), so that each
-/// measurement reports its own peak rather than the run's.
-pub(crate) fn reset_peak_rss() {
-    // "5" resets the peak resident set size (Linux ≥ 4.0); elsewhere the
-    // figure stays cumulative, which only overstates it.
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 /// One field of `/proc/<pid>/status`, in KiB.
 pub(crate) fn proc_kib(pid: Option<u32>, field: &str) -> Option<u64> {
     let path = match pid {
@@ -325,9 +398,9 @@ fn idle_connections(runtime: RuntimeChoice, n: usize, plan: &Plan) -> Result<Mea
         return Err(format!("only {held} of {n} idle gateways connected"));
     }
     Ok(Measurement {
-        kind: "idle_connections",
-        imp: "relay",
-        runtime: runtime.name(),
+        kind: "idle_connections".into(),
+        imp: "relay".into(),
+        runtime: runtime.name().into(),
         connections: Some(n),
         rss_kib: Some(rss),
         rss_per_connection_kib: Some((rss.saturating_sub(before)) as f64 / n as f64),

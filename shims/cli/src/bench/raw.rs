@@ -246,15 +246,14 @@ pub(crate) fn round_trips(
     plan: &Plan,
 ) -> Result<Measurement, String> {
     let peer = Peer::spawn(Role::RawEcho, runtime, plan.websocket_buffer)?;
-    super::reset_peak_rss();
     let outcome =
         on_runtime!(rtb, |rt| rtb.block_on(client_round_trips(rt, peer.url.clone(), c, plan.clone())));
     let connector_rss_kib = peer.finish();
     let (mut latencies, seconds) = outcome?;
     let mut m = latency_figures(&mut latencies, seconds);
-    m.kind = "round_trips";
-    m.imp = "raw";
-    m.runtime = runtime.name();
+    m.kind = "round_trips".into();
+    m.imp = "raw".into();
+    m.runtime = runtime.name().into();
     m.concurrency = Some(c);
     m.rss_kib = super::proc_kib(None, "VmHWM");
     m.connector_rss_kib = connector_rss_kib;
@@ -317,14 +316,13 @@ async fn client_round_trips<R: Runtime>(
 /// Frames pushed by a bare server and parsed (typed, borrowed) by a bare receiver.
 pub(crate) fn inbound(rtb: RuntimeBox, runtime: RuntimeChoice, plan: &Plan) -> Result<Measurement, String> {
     let peer = Peer::spawn(Role::RawPush, runtime, plan.websocket_buffer)?;
-    super::reset_peak_rss();
     let outcome = on_runtime!(rtb, |rt| rtb.block_on(client_inbound(rt, peer.url.clone(), plan.clone())));
     let connector_rss_kib = peer.finish();
     let (frames, bytes, seconds) = outcome?;
     Ok(Measurement {
-        kind: "inbound",
-        imp: "raw",
-        runtime: runtime.name(),
+        kind: "inbound".into(),
+        imp: "raw".into(),
+        runtime: runtime.name().into(),
         frames_per_s: Some(frames as f64 / seconds),
         mb_per_s: Some(bytes as f64 / seconds / 1e6),
         rss_kib: super::proc_kib(None, "VmHWM"),

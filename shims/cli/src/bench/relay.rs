@@ -153,14 +153,13 @@ pub(crate) fn round_trips(
         None => Some(Peer::spawn(Role::RelayEcho, runtime, plan.websocket_buffer)?),
     };
     let url = url.map(str::to_owned).or_else(|| peer.as_ref().map(|p| p.url.clone())).expect("one of them");
-    super::reset_peak_rss();
     let outcome = on_runtime!(rtb, |rt| rtb.block_on(client_round_trips(rt, url, c, plan.clone())));
     let connector_rss_kib = peer.and_then(Peer::finish);
     let (mut latencies, seconds) = outcome?;
     let mut m = latency_figures(&mut latencies, seconds);
-    m.kind = "round_trips";
-    m.imp = "relay";
-    m.runtime = runtime.name();
+    m.kind = "round_trips".into();
+    m.imp = "relay".into();
+    m.runtime = runtime.name().into();
     m.concurrency = Some(c);
     m.rss_kib = super::proc_kib(None, "VmHWM");
     m.connector_rss_kib = connector_rss_kib;
@@ -233,15 +232,14 @@ pub(crate) fn inbound(
     let (_, wire) = inbound_corpus();
     let sizes: Vec<u64> = wire.iter().map(|l| l.len() as u64).collect();
     let peer = Peer::spawn(Role::RelayPush, runtime, plan.websocket_buffer)?;
-    super::reset_peak_rss();
     let outcome =
         on_runtime!(rtb, |rt| rtb.block_on(client_inbound(rt, peer.url.clone(), sizes, plan.clone())));
     let connector_rss_kib = peer.finish();
     let (frames, bytes, seconds) = outcome?;
     Ok(Measurement {
-        kind: "inbound",
-        imp: "relay",
-        runtime: runtime.name(),
+        kind: "inbound".into(),
+        imp: "relay".into(),
+        runtime: runtime.name().into(),
         frames_per_s: Some(frames as f64 / seconds),
         mb_per_s: Some(bytes as f64 / seconds / 1e6),
         rss_kib: super::proc_kib(None, "VmHWM"),

@@ -1,7 +1,7 @@
 //! Figures of `relay bench`: one [`Measurement`] per run, printed as a JSON
 //! object or a human line, and the closing summary of ratios.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The reference Python implementation on this machine kind (2 cores,
 /// loopback, both peers on one machine): fixed figures, it is not run here.
@@ -11,15 +11,15 @@ const REFERENCE_RT_C256: f64 = 19_300.0;
 const REFERENCE_INBOUND: f64 = 59_000.0;
 
 /// One measurement; absent figures are left out of the JSON.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Measurement {
     /// `round_trips`, `inbound` or `idle_connections`.
-    pub(crate) kind: &'static str,
+    pub(crate) kind: String,
     /// `relay` or `raw`.
     #[serde(rename = "impl")]
-    pub(crate) imp: &'static str,
+    pub(crate) imp: String,
     /// `tokio` or `smol`.
-    pub(crate) runtime: &'static str,
+    pub(crate) runtime: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) concurrency: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -143,9 +143,9 @@ pub(crate) fn summary(all: &[Measurement]) {
     };
     let mut printed_header = false;
     for m in all.iter().filter(|m| m.imp == "relay") {
-        let raw = find(m.kind, "raw", m.runtime, m.concurrency);
+        let raw = find(&m.kind, "raw", &m.runtime, m.concurrency);
         let mut parts = Vec::new();
-        match m.kind {
+        match m.kind.as_str() {
             "round_trips" => {
                 let (rate, p50) = (m.round_trips_per_s.unwrap_or(0.0), m.p50_us.unwrap_or(0.0));
                 if let Some(raw) = raw {
@@ -185,7 +185,7 @@ mod tests {
 
     fn run(rate: f64, p50: f64) -> Measurement {
         Measurement {
-            kind: "round_trips",
+            kind: "round_trips".into(),
             round_trips_per_s: Some(rate),
             p50_us: Some(p50),
             ..Measurement::default()
@@ -196,7 +196,7 @@ mod tests {
     fn median_takes_each_figure_on_its_own() {
         let m = median(vec![run(3.0, 10.0), run(1.0, 30.0), run(2.0, 20.0)]).unwrap();
         assert_eq!(
-            (m.round_trips_per_s, m.p50_us, m.runs, m.kind),
+            (m.round_trips_per_s, m.p50_us, m.runs, m.kind.as_str()),
             (Some(2.0), Some(20.0), Some(3), "round_trips")
         );
         assert_eq!(m.frames_per_s, None, "absent figures stay absent");
