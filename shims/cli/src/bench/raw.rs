@@ -20,7 +20,7 @@ use relay_driver::Runtime;
 use serde::Deserialize;
 
 use super::peer::{Peer, Role};
-use super::report::{Measurement, latency_figures};
+use super::report::{self, Measurement};
 use super::{Plan, RuntimeBox, RuntimeChoice, on_runtime};
 
 #[derive(Deserialize)]
@@ -250,14 +250,7 @@ pub(crate) fn round_trips(
         on_runtime!(rtb, |rt| rtb.block_on(client_round_trips(rt, peer.url.clone(), c, plan.clone())));
     let connector_rss_kib = peer.finish();
     let (mut latencies, seconds) = outcome?;
-    let mut m = latency_figures(&mut latencies, seconds);
-    m.kind = "round_trips".into();
-    m.imp = "raw".into();
-    m.runtime = runtime.name().into();
-    m.concurrency = Some(c);
-    m.rss_kib = super::proc_kib(None, "VmHWM");
-    m.connector_rss_kib = connector_rss_kib;
-    Ok(m)
+    Ok(report::round_trips("raw", runtime.name(), c, &mut latencies, seconds, connector_rss_kib))
 }
 
 async fn client_round_trips<R: Runtime>(
@@ -318,17 +311,7 @@ pub(crate) fn inbound(rtb: RuntimeBox, runtime: RuntimeChoice, plan: &Plan) -> R
     let peer = Peer::spawn(Role::RawPush, runtime, plan.websocket_buffer)?;
     let outcome = on_runtime!(rtb, |rt| rtb.block_on(client_inbound(rt, peer.url.clone(), plan.clone())));
     let connector_rss_kib = peer.finish();
-    let (frames, bytes, seconds) = outcome?;
-    Ok(Measurement {
-        kind: "inbound".into(),
-        imp: "raw".into(),
-        runtime: runtime.name().into(),
-        frames_per_s: Some(frames as f64 / seconds),
-        mb_per_s: Some(bytes as f64 / seconds / 1e6),
-        rss_kib: super::proc_kib(None, "VmHWM"),
-        connector_rss_kib,
-        ..Measurement::default()
-    })
+    Ok(report::inbound("raw", runtime.name(), outcome?, connector_rss_kib))
 }
 
 async fn client_inbound<R: Runtime>(rt: R, url: String, plan: Plan) -> Result<(u64, u64, f64), String> {

@@ -16,7 +16,7 @@ use relay_core::wire::{ActionResult, Descriptor, Frame, Inbound, MessageEvent};
 use relay_driver::{ClientConfig, ClientEvent, Runtime, ServerConfig, ServerEvent, ServerHandle};
 
 use super::peer::{Peer, Role};
-use super::report::{Measurement, latency_figures};
+use super::report::{self, Measurement};
 use super::{Plan, RuntimeBox, on_runtime};
 
 type PendingReply<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -156,14 +156,7 @@ pub(crate) fn round_trips(
     let outcome = on_runtime!(rtb, |rt| rtb.block_on(client_round_trips(rt, url, c, plan.clone())));
     let connector_rss_kib = peer.and_then(Peer::finish);
     let (mut latencies, seconds) = outcome?;
-    let mut m = latency_figures(&mut latencies, seconds);
-    m.kind = "round_trips".into();
-    m.imp = "relay".into();
-    m.runtime = runtime.name().into();
-    m.concurrency = Some(c);
-    m.rss_kib = super::proc_kib(None, "VmHWM");
-    m.connector_rss_kib = connector_rss_kib;
-    Ok(m)
+    Ok(report::round_trips("relay", runtime.name(), c, &mut latencies, seconds, connector_rss_kib))
 }
 
 async fn client_round_trips<R: Runtime>(
@@ -235,17 +228,7 @@ pub(crate) fn inbound(
     let outcome =
         on_runtime!(rtb, |rt| rtb.block_on(client_inbound(rt, peer.url.clone(), sizes, plan.clone())));
     let connector_rss_kib = peer.finish();
-    let (frames, bytes, seconds) = outcome?;
-    Ok(Measurement {
-        kind: "inbound".into(),
-        imp: "relay".into(),
-        runtime: runtime.name().into(),
-        frames_per_s: Some(frames as f64 / seconds),
-        mb_per_s: Some(bytes as f64 / seconds / 1e6),
-        rss_kib: super::proc_kib(None, "VmHWM"),
-        connector_rss_kib,
-        ..Measurement::default()
-    })
+    Ok(report::inbound("relay", runtime.name(), outcome?, connector_rss_kib))
 }
 
 async fn client_inbound<R: Runtime>(

@@ -80,8 +80,16 @@ pub(crate) fn median(runs: Vec<Measurement>) -> Option<Measurement> {
     })
 }
 
-/// Rate and percentiles from latencies in nanoseconds measured over `seconds`.
-pub(crate) fn latency_figures(latencies: &mut [u64], seconds: f64) -> Measurement {
+/// A `round_trips` measurement of this process (the gateway side): rate and
+/// percentiles from latencies in nanoseconds measured over `seconds`.
+pub(crate) fn round_trips(
+    imp: &str,
+    runtime: &str,
+    concurrency: usize,
+    latencies: &mut [u64],
+    seconds: f64,
+    connector_rss_kib: Option<u64>,
+) -> Measurement {
     latencies.sort_unstable();
     let at = |q: f64| -> Option<f64> {
         if latencies.is_empty() {
@@ -91,11 +99,36 @@ pub(crate) fn latency_figures(latencies: &mut [u64], seconds: f64) -> Measuremen
         Some(latencies[i] as f64 / 1000.0)
     };
     Measurement {
+        kind: "round_trips".into(),
+        imp: imp.into(),
+        runtime: runtime.into(),
+        concurrency: Some(concurrency),
         round_trips_per_s: Some(latencies.len() as f64 / seconds),
         p50_us: at(0.5),
         p90_us: at(0.9),
         p99_us: at(0.99),
         max_us: latencies.last().map(|m| *m as f64 / 1000.0),
+        rss_kib: super::proc_kib(None, "VmHWM"),
+        connector_rss_kib,
+        ..Measurement::default()
+    }
+}
+
+/// An `inbound` measurement of this process (the gateway side).
+pub(crate) fn inbound(
+    imp: &str,
+    runtime: &str,
+    (frames, bytes, seconds): (u64, u64, f64),
+    connector_rss_kib: Option<u64>,
+) -> Measurement {
+    Measurement {
+        kind: "inbound".into(),
+        imp: imp.into(),
+        runtime: runtime.into(),
+        frames_per_s: Some(frames as f64 / seconds),
+        mb_per_s: Some(bytes as f64 / seconds / 1e6),
+        rss_kib: super::proc_kib(None, "VmHWM"),
+        connector_rss_kib,
         ..Measurement::default()
     }
 }
