@@ -1,4 +1,4 @@
-//! Benchmarks of the hot paths (issue 9): decode, encode, gateway machine
+//! Benchmarks of the hot paths: decode, encode, gateway machine
 //! bytes → events, the in-memory request → result cycle, backlog replay.
 //!
 //! `cargo bench -p relay-core --features bench --bench wire` (add a filter,
