@@ -16,6 +16,10 @@
 //! `--baseline raw` adds the same measurements on a bare async-tungstenite
 //! JSON echo / push pair (no protocol, flush once per burst, same runtime),
 //! and the report prints relay's figures as ratios to it.
+//!
+//! Each load run is a process of its own (the hidden `--single`), with its
+//! connector in another (`--connector-for`, see `peer`): each side's peak
+//! RSS is then that run's, and the two sides share no allocator.
 
 mod peer;
 mod raw;
