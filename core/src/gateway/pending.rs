@@ -2,7 +2,7 @@
 //! handshake) and sent ones (waiting for their result), with a deadline index
 //! so expiry happens in a deterministic order.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
 use super::id_table::IdTable;
@@ -24,6 +24,12 @@ struct Entry {
 pub(crate) struct PendingTable {
     entries: IdTable<Entry>,
     deadlines: VecDeque<(Instant, u64, RequestId)>,
+    /// Seqs of removed requests still queued behind a live front. The front
+    /// of `deadlines` is always live; this set says whether the next one is
+    /// without a lookup in `entries`, whose slots are scattered (a cache
+    /// miss per result with many in flight). Results usually come back in
+    /// order, removing the front itself, so the set stays small.
+    removed: BTreeSet<u64>,
     /// Requests submitted before the handshake, in submission order.
     held: VecDeque<(RequestId, OutboundRequest)>,
     next_seq: u64,
@@ -41,6 +47,10 @@ impl PendingTable {
     fn insert(&mut self, id: RequestId, deadline: Instant, sent: bool) {
         let seq = self.next_seq;
         self.next_seq += 1;
+        if let Some(replaced) = self.entries.get(id).map(|e| e.seq) {
+            // Not reached by the machine (ids are random); kept correct anyway.
+            self.note_removed(replaced);
+        }
         self.entries.insert(id, Entry { seq, sent });
         if self.deadlines.back().is_none_or(|(last, _, _)| *last <= deadline) {
             self.deadlines.push_back((deadline, seq, id));
@@ -51,18 +61,24 @@ impl PendingTable {
         }
     }
 
-    fn is_live(&self, (_, seq, id): &(Instant, u64, RequestId)) -> bool {
-        self.entries.get(*id).is_some_and(|e| e.seq == *seq)
-    }
-
-    /// Drops stale deadlines at the front, and compacts when most are stale.
-    fn tidy(&mut self) {
-        while self.deadlines.front().is_some_and(|d| !self.is_live(d)) {
+    /// The request with `seq` left the table: drop its queued deadline now
+    /// if it is the front (and any removed ones behind it), else remember
+    /// it; compact once removed ones outnumber the live ones.
+    fn note_removed(&mut self, seq: u64) {
+        if self.deadlines.front().is_some_and(|(_, front, _)| *front == seq) {
             self.deadlines.pop_front();
+            while let Some(&(_, front, _)) = self.deadlines.front() {
+                if !self.removed.remove(&front) {
+                    break;
+                }
+                self.deadlines.pop_front();
+            }
+        } else {
+            self.removed.insert(seq);
         }
-        if self.deadlines.len() > 2 * self.entries.len() + 64 {
-            let entries = &self.entries;
-            self.deadlines.retain(|(_, seq, id)| entries.get(*id).is_some_and(|e| e.seq == *seq));
+        if self.removed.len() > self.entries.len() + 64 {
+            let removed = std::mem::take(&mut self.removed);
+            self.deadlines.retain(|(_, seq, _)| !removed.contains(seq));
         }
     }
 
@@ -89,10 +105,8 @@ impl PendingTable {
 
     /// Removes a request if it was sent; returns whether it was.
     pub(crate) fn remove_sent(&mut self, id: RequestId) -> bool {
-        if self.entries.remove_if(id, |e| e.sent).is_none() {
-            return false;
-        }
-        self.tidy();
+        let Some(entry) = self.entries.remove_if(id, |e| e.sent) else { return false };
+        self.note_removed(entry.seq);
         true
     }
 
@@ -102,7 +116,7 @@ impl PendingTable {
         if !entry.sent {
             self.held.retain(|(held, _)| *held != id);
         }
-        self.tidy();
+        self.note_removed(entry.seq);
         Some(entry.sent)
     }
 
@@ -117,7 +131,7 @@ impl PendingTable {
             if at > now {
                 break;
             }
-            // The front is always live (see `tidy`).
+            // The front is always live (see `note_removed`).
             if let Some(sent) = self.remove(id) {
                 expired.push((id, sent));
             } else {
@@ -133,7 +147,65 @@ impl PendingTable {
             self.entries.take_all().into_iter().map(|(id, e)| (e.seq, id, e.sent)).collect();
         all.sort_unstable();
         self.deadlines.clear();
+        self.removed.clear();
         self.held.clear();
         all.into_iter().map(|(_, id, sent)| (id, sent)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use quickcheck::quickcheck;
+
+    use super::*;
+
+    quickcheck! {
+        /// Whatever order requests leave in, expiry returns exactly the ones
+        /// still pending whose deadline passed, oldest first, and the queue
+        /// of deadlines stays bounded by the live requests.
+        fn expiry_matches_a_model(ops: Vec<(u8, u8)>) -> bool {
+            // Any instant will do: the table only compares them.
+            #[allow(clippy::disallowed_methods)]
+            let start = Instant::now();
+            let mut table = PendingTable::default();
+            let mut model: BTreeMap<u64, RequestId> = BTreeMap::new();
+            let mut next = 0u64;
+            for (op, arg) in ops {
+                match op % 3 {
+                    0 => {
+                        let id = RequestId(u128::from(next) * 0x9e37_79b9_7f4a_7c15);
+                        table.insert_sent(id, start + Duration::from_secs(next));
+                        model.insert(next, id);
+                        next += 1;
+                    }
+                    1 if !model.is_empty() => {
+                        let (&seq, &id) = model.iter().nth(usize::from(arg) % model.len()).unwrap();
+                        model.remove(&seq);
+                        if !table.remove_sent(id) {
+                            return false;
+                        }
+                    }
+                    _ => {
+                        let now = start + Duration::from_secs(u64::from(arg) % (next + 1));
+                        let due: Vec<u64> = model.range(..).filter(|(s, _)| start + Duration::from_secs(**s) <= now).map(|(s, _)| *s).collect();
+                        let want: Vec<(RequestId, bool)> = due.iter().map(|s| (model.remove(s).unwrap(), true)).collect();
+                        if table.expire(now) != want {
+                            return false;
+                        }
+                    }
+                }
+                if table.len() != model.len() || table.deadlines.len() > 2 * model.len() + 66 {
+                    return false;
+                }
+                let earliest = model.keys().next().map(|s| start + Duration::from_secs(*s));
+                if table.earliest_deadline() != earliest {
+                    return false;
+                }
+            }
+            true
+        }
     }
 }
