@@ -122,6 +122,18 @@ fn memory_is_bounded_by_forgetting_the_least_recently_noted_key() {
 }
 
 #[test]
+fn noting_a_key_again_for_its_owner_makes_it_the_newest() {
+    let mut router = SessionRouter::<u64>::new(2);
+    router.note_session(1, "a");
+    router.note_session(1, "b");
+    router.note_session(1, "a"); // same owner: refreshed, so b is now the oldest
+    router.note_session(1, "c");
+    assert_eq!(router.route("b"), no_route("b"));
+    assert_eq!((router.route("a"), router.route("c")), (Ok(&1), Ok(&1)));
+    assert_eq!(router.remove_connection(&1), 2, "the refreshed key is indexed once");
+}
+
+#[test]
 fn connection_ids_can_be_any_ordered_type() {
     let mut router = SessionRouter::<String>::new(8);
     router.note_session("gw-a/1".to_owned(), "k");
