@@ -122,10 +122,12 @@ fn main() {
             let (mut next_ack, mut live, mut rounds) = (1u64, false, 0);
             while !live && rounds < 10 * n + 10 {
                 rounds += 1;
-                m.sync_backlog(now, &mut store).unwrap();
                 let mut acks = String::new();
                 while let Some(a) = m.poll_action() {
                     match a {
+                        relay_core::connector::Action::Store(request) => {
+                            relay_core::connector::serve_request(&mut m, now, request, &mut store).unwrap()
+                        }
                         relay_core::connector::Action::SendFrame(line) => {
                             if line.contains("bufferId") {
                                 acks.push_str(&format!(

@@ -132,7 +132,25 @@ async fn second_4401_after_a_strike_revokes(rt: Rt) {
 }
 
 async fn buffered_events_replay_after_a_reconnect_with_acks(rt: Rt) {
-    let (server, events) = rt.listen(ServerConfig::default()).await;
+    buffered_replay_with_acks(rt, ServerConfig::default()).await;
+}
+
+async fn buffered_events_replay_after_a_reconnect_with_acks_on_a_file_store(rt: Rt) {
+    let dir = tempfile::tempdir().unwrap();
+    buffered_replay_with_acks(rt, file_store_config(&dir.path().join("backlog.redb"))).await;
+}
+
+/// A server whose backlog lives in a `relay_store::FileStore` at `path`.
+fn file_store_config(path: &std::path::Path) -> ServerConfig {
+    let store = relay_store::FileStore::open(path).unwrap();
+    let store = relay_store::StoreHandle::spawn(store, relay_store::StoreOptions::default());
+    ServerConfig { store: Some(store), ..ServerConfig::default() }
+}
+
+/// Five pushes buffered while the gateway is idle come back in order after
+/// it reconnects, and its acks empty the backlog of the store `config` names.
+async fn buffered_replay_with_acks(rt: Rt, config: ServerConfig) {
+    let (server, events) = rt.listen(config).await;
     let mut seen = auto_connector(rt, server.clone(), events, Replies::Echo);
     let (client, mut events) = rt.connect(&server.url(), ClientConfig::default()).await.unwrap();
     let conn = expect(rt, &mut seen, "connected", connected).await;
@@ -145,7 +163,7 @@ async fn buffered_events_replay_after_a_reconnect_with_acks(rt: Rt) {
         }
     }
     let key = BacklogKey::Identity(Identity::default_relay());
-    assert_eq!(server.backlog_len(&key), 5);
+    assert_eq!(server.backlog_len(&key).await, Ok(5));
     // The gateway's host suspends: the connection drops, the gateway re-dials.
     server.close(conn).await.unwrap();
     let mut received = Vec::new();
@@ -162,13 +180,17 @@ async fn buffered_events_replay_after_a_reconnect_with_acks(rt: Rt) {
     assert_eq!(texts, (0..5).map(|i| format!("while asleep {i}")).collect::<Vec<_>>());
     let ids: Vec<String> = received.into_iter().map(|(_, id)| id).collect();
     assert_eq!(ids, buffered);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while server.backlog_len(&key) > 0 {
-        assert!(Instant::now() < deadline, "acks did not empty the backlog");
-        rt.sleep(Duration::from_millis(20)).await;
-    }
+    // The replay ends when the new connection goes live. An empty backlog
+    // alone does not mean that: the removals can finish before the replay's
+    // last read does, and a push in between is still buffered.
+    let conn2 = expect(rt, &mut seen, "live on the new connection", |e| match e {
+        ServerEvent::Live { conn: live } if *live != conn => Some(*live),
+        _ => None,
+    })
+    .await;
+    // Every removal was queued before `live`, so a count queued now sees them.
+    assert_eq!(server.backlog_len(&key).await, Ok(0), "the acks emptied the backlog");
     // Live delivery resumes.
-    let conn2 = server.connections()[0];
     assert_eq!(server.push_inbound(conn2, event("awake")).await.unwrap(), Delivery::Sent);
     client.close().await;
 }
@@ -232,6 +254,9 @@ async fn slow_consumer_pushes_back_instead_of_buffering(rt: Rt) {
     let config = ClientConfig { event_capacity: 4, ..ClientConfig::default() };
     let (client, mut events) = rt.connect(&server.url(), config).await.unwrap();
     let conn = expect(rt, &mut seen, "connected", connected).await;
+    // Pushes before the (empty) backlog was read would be buffered, not live.
+    expect(rt, &mut seen, "live", |e| matches!(e, ServerEvent::Live { conn: c } if *c == conn).then_some(()))
+        .await;
     let total = 20_000;
     let pushed = Arc::new(AtomicUsize::new(0));
     {
@@ -291,6 +316,7 @@ on_both_runtimes!(
     requests_fail_fast_during_an_outage,
     second_4401_after_a_strike_revokes,
     buffered_events_replay_after_a_reconnect_with_acks,
+    buffered_events_replay_after_a_reconnect_with_acks_on_a_file_store,
     wss_with_a_test_ca,
     close_stays_within_its_budget,
     slow_consumer_pushes_back_instead_of_buffering,

@@ -63,16 +63,17 @@ pub struct BacklogEntry {
 
 /// A store of buffered frames per gateway, in append order.
 ///
-/// The store belongs to the application, not to a machine: it outlives every
+/// This is the one store interface: the in-memory [`MemoryBacklog`] here,
+/// and the durable stores of the `relay-store` crate, implement it. The
+/// store belongs to the application, not to a machine: it outlives every
 /// connection (a gateway that dies mid-replay gets its unacked entries again
 /// on its next connection, served by a new machine), and one store serves
-/// every gateway, keyed by [`BacklogKey`]. So a machine never owns it: the
-/// application appends what [`PushOutcome::AppendToBacklog`](super::PushOutcome)
-/// hands back, and lends the store to
-/// [`ConnectorMachine::sync_backlog`](super::ConnectorMachine::sync_backlog),
-/// which removes acknowledged entries and reads the next ones to replay.
-/// This trait is that contract; [`MemoryBacklog`] is the in-memory
-/// implementation, and a durable store implements the same three methods.
+/// every gateway, keyed by [`BacklogKey`]. A machine never calls it: it asks
+/// for reads and removals with [`StoreRequest`](super::StoreRequest)s, and
+/// the application appends what
+/// [`PushOutcome::AppendToBacklog`](super::PushOutcome) hands back. The
+/// methods are synchronous; a driver runs a store that does I/O away from
+/// its event loop (`relay-store` gives each store a worker thread).
 ///
 /// Requirements on an implementation (the replay relies on them):
 /// - `append` adds at the end of the key's order and returns an id unique
@@ -99,6 +100,28 @@ pub trait Backlog {
 
     /// Removes one entry; `Ok(false)` when there was none with that id.
     fn remove(&mut self, key: &BacklogKey, buffer_id: &str) -> Result<bool, Self::Error>;
+
+    /// How many entries wait for `key`.
+    fn count(&self, key: &BacklogKey) -> Result<usize, Self::Error>;
+
+    /// Appends several frames, possibly for several keys, in order, and
+    /// returns their ids in the same order. A durable store makes the whole
+    /// batch durable at once (one commit, one sync: group commit) and
+    /// appends all of it or none; the default appends one by one, which
+    /// suits stores that cannot fail.
+    fn append_batch(&mut self, frames: Vec<(BacklogKey, BufferedFrame)>) -> Result<Vec<String>, Self::Error> {
+        frames.into_iter().map(|(key, frame)| self.append(&key, frame)).collect()
+    }
+
+    /// Removes several entries of `key` at once (one commit for a durable
+    /// store) and returns how many existed; unknown ids are not an error.
+    fn remove_batch(&mut self, key: &BacklogKey, buffer_ids: &[String]) -> Result<usize, Self::Error> {
+        let mut removed = 0;
+        for id in buffer_ids {
+            removed += usize::from(self.remove(key, id)?);
+        }
+        Ok(removed)
+    }
 }
 
 /// An in-memory [`Backlog`]: per key, a sequence number per entry (its
@@ -171,6 +194,10 @@ impl Backlog for MemoryBacklog {
         let Some(log) = self.logs.get_mut(key) else { return Ok(false) };
         let Ok(seq) = buffer_id.parse::<u64>() else { return Ok(false) };
         Ok(log.entries.remove(&seq).is_some())
+    }
+
+    fn count(&self, key: &BacklogKey) -> Result<usize, Infallible> {
+        Ok(self.len(key))
     }
 }
 

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::delivery::Route;
-use super::{Backlog, BufferedFrame, CloseReason, ConnectorError, ConnectorMachine, Event, PushOutcome};
+use super::{BufferedFrame, CloseReason, ConnectorError, ConnectorMachine, PushOutcome};
 use crate::gateway::Identity;
 use crate::wire::{
     ActionResult, Descriptor, DescriptorFrame, Forward, Frame, InterruptInbound, MessageEvent, OutboundResult,
@@ -15,8 +15,8 @@ impl ConnectorMachine {
     /// identity. Hellos are answered strictly in arrival order, so the n-th
     /// descriptor always belongs to the n-th hello. The first answer
     /// completes the handshake: frames the gateway sent meanwhile are
-    /// processed, and the backlog replay starts (see
-    /// [`sync_backlog`](Self::sync_backlog)).
+    /// processed, and the backlog replay starts (a
+    /// [`StoreRequest::Read`](super::StoreRequest::Read) follows).
     ///
     /// # Errors
     ///
@@ -126,47 +126,6 @@ impl ConnectorMachine {
         Ok(PushOutcome::Sent)
     }
 
-    /// Lends the backlog store to the machine: removes entries the gateway
-    /// acknowledged, then replays the next entries in order (each frame with
-    /// its `bufferId`) up to the window. When the store is exhausted and
-    /// nothing is in flight, delivery goes live ([`Event::Live`]).
-    ///
-    /// Call it after the handshake completes and after every input; it does
-    /// nothing unless [`wants_backlog`](Self::wants_backlog). After `Closed`
-    /// it still removes entries acknowledged before the end, and sends nothing.
-    ///
-    /// # Errors
-    ///
-    /// The store's error; the machine keeps its place, so calling again
-    /// retries the step that failed.
-    pub fn sync_backlog<B: Backlog + ?Sized>(
-        &mut self,
-        now: Instant,
-        backlog: &mut B,
-    ) -> Result<(), B::Error> {
-        let Some(key) = self.backlog_key.clone() else { return Ok(()) };
-        while let Some(buffer_id) = self.delivery.next_acked() {
-            backlog.remove(&key, buffer_id)?;
-            self.delivery.removed();
-        }
-        if self.closed {
-            return Ok(());
-        }
-        self.advance(now);
-        let Some((cursor, limit)) = self.delivery.wanted() else { return Ok(()) };
-        let entries = backlog.entries_after(&key, cursor.as_deref(), limit)?;
-        let got = entries.len();
-        for entry in entries.into_iter().take(limit) {
-            self.delivery.sent(&entry.buffer_id);
-            self.stats.replayed += 1;
-            self.send(&entry.frame.into_frame(Some(entry.buffer_id)));
-        }
-        if self.delivery.listed(got, limit) {
-            self.deliver(Event::Live);
-        }
-        Ok(())
-    }
-
     /// Closes the connection now; `Closed(Local)` follows.
     ///
     /// # Errors
@@ -199,7 +158,12 @@ impl ConnectorMachine {
                 self.send(&frame.into_frame(buffer_id));
                 Ok(PushOutcome::Sent)
             }
-            Route::Backlog => Ok(PushOutcome::AppendToBacklog(frame)),
+            Route::Backlog => {
+                // During a replay the appended frame must be listed before
+                // delivery goes live; the read goes out after the append.
+                self.request_backlog();
+                Ok(PushOutcome::AppendToBacklog(frame))
+            }
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct ConnectorConfig {
     /// Replayed backlog frames in flight without an `inbound_ack` (default 64;
     /// 0 counts as 1).
     pub replay_window: usize,
+    /// Wait before a failed backlog read is asked again (default 1 s).
+    pub store_retry: Duration,
 }
 
 impl Default for ConnectorConfig {
@@ -42,6 +44,7 @@ impl Default for ConnectorConfig {
             max_hellos: 256,
             max_pending_requests: 10_000,
             replay_window: 64,
+            store_retry: Duration::from_secs(1),
         }
     }
 }

@@ -8,7 +8,7 @@
 //! add at the end, the frames in flight are always a prefix of what remains
 //! in the store, so a cursor (the last id sent) is all the replay needs.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
 /// Where a push goes right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,10 +37,13 @@ pub(crate) struct Delivery {
     in_flight: BTreeSet<String>,
     /// The last buffer id replayed.
     cursor: Option<String>,
-    /// Acknowledged ids not yet removed from the store, in ack order.
-    acked: VecDeque<String>,
-    /// The last listing came back short, and nothing was appended since.
+    /// The last listing came back short, and nothing changed since.
     exhausted: bool,
+    /// A read of the store is outstanding, for at most this many entries.
+    reading: Option<usize>,
+    /// A push was handed back for appending while the read was out: the
+    /// listing may predate it, so a short one does not end the replay.
+    appended_during_read: bool,
 }
 
 impl Delivery {
@@ -50,8 +53,9 @@ impl Delivery {
             window: window.max(1),
             in_flight: BTreeSet::new(),
             cursor: None,
-            acked: VecDeque::new(),
             exhausted: false,
+            reading: None,
+            appended_during_read: false,
         }
     }
 
@@ -80,6 +84,15 @@ impl Delivery {
         self.mode == Mode::Replaying
     }
 
+    pub(crate) fn is_reading(&self) -> bool {
+        self.reading.is_some()
+    }
+
+    /// How many entries the outstanding read asked for (0 when none is out).
+    pub(crate) fn asked(&self) -> usize {
+        self.reading.unwrap_or(0)
+    }
+
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.len()
     }
@@ -92,40 +105,38 @@ impl Delivery {
             Mode::Live => Route::Live,
             Mode::Replaying => {
                 self.exhausted = false;
+                self.appended_during_read |= self.reading.is_some();
                 Route::Backlog
             }
             Mode::Idle => Route::Backlog,
         }
     }
 
-    /// An `inbound_ack`; true when it acknowledges a frame replayed here.
+    /// An `inbound_ack`; true when it acknowledges a frame replayed here
+    /// (the caller removes it from the store). A freed slot is worth a read.
     pub(crate) fn on_ack(&mut self, buffer_id: &str) -> bool {
         let replayed = self.in_flight.remove(buffer_id);
         if replayed {
-            self.acked.push_back(buffer_id.to_owned());
+            self.exhausted = false;
         }
         replayed
     }
 
-    /// Whether `sync_backlog` has work: removals, or room for more frames.
-    pub(crate) fn wants_sync(&self) -> bool {
-        !self.acked.is_empty() || (self.mode == Mode::Replaying && !self.exhausted && self.free() > 0)
-    }
-
-    /// The next acknowledged id to remove from the store.
-    pub(crate) fn next_acked(&self) -> Option<&str> {
-        self.acked.front().map(String::as_str)
-    }
-
-    /// The store removed the entry `next_acked` named.
-    pub(crate) fn removed(&mut self) {
-        self.acked.pop_front();
-    }
-
-    /// What to read from the store: entries after this cursor, at most this many.
-    pub(crate) fn wanted(&self) -> Option<(Option<String>, usize)> {
+    /// What to read from the store now, if anything: entries after this
+    /// cursor, at most this many. Marks the read outstanding.
+    pub(crate) fn start_read(&mut self) -> Option<(Option<String>, usize)> {
         let free = self.free();
-        (self.mode == Mode::Replaying && free > 0).then(|| (self.cursor.clone(), free))
+        if self.mode != Mode::Replaying || self.reading.is_some() || self.exhausted || free == 0 {
+            return None;
+        }
+        self.reading = Some(free);
+        self.appended_during_read = false;
+        Some((self.cursor.clone(), free))
+    }
+
+    /// Whether a replayed entry may be sent now (the replay still runs).
+    pub(crate) fn may_replay(&self) -> bool {
+        self.mode == Mode::Replaying
     }
 
     /// One entry was replayed.
@@ -134,15 +145,22 @@ impl Delivery {
         self.cursor = Some(buffer_id.to_owned());
     }
 
-    /// The store returned `got` of the `asked` entries; true when the replay
-    /// is over and delivery just went live.
-    pub(crate) fn listed(&mut self, got: usize, asked: usize) -> bool {
-        self.exhausted = got < asked;
+    /// The outstanding read returned `got` entries; true when the replay is
+    /// over and delivery just went live.
+    pub(crate) fn listed(&mut self, got: usize) -> bool {
+        let asked = self.reading.take().unwrap_or(0);
+        self.exhausted = got < asked && !self.appended_during_read;
         if self.exhausted && self.in_flight.is_empty() && self.mode == Mode::Replaying {
             self.mode = Mode::Live;
             return true;
         }
         false
+    }
+
+    /// The outstanding read failed; the next one starts from the same cursor.
+    pub(crate) fn read_failed(&mut self) {
+        self.reading = None;
+        self.exhausted = false;
     }
 
     fn free(&self) -> usize {
@@ -159,41 +177,61 @@ mod tests {
         let mut d = Delivery::new(2);
         assert_eq!(d.route_push(), Route::NotReady);
         d.start();
-        assert!(d.wants_sync());
-        assert_eq!(d.wanted(), Some((None, 2)));
+        assert_eq!(d.start_read(), Some((None, 2)));
+        assert_eq!(d.start_read(), None, "one read at a time");
         d.sent("1");
         d.sent("2");
-        assert!(!d.listed(2, 2));
-        assert_eq!(d.wanted(), None, "window full");
-        assert!(!d.wants_sync());
+        assert!(!d.listed(2));
+        assert_eq!(d.start_read(), None, "window full");
         assert!(d.on_ack("2"));
         assert!(!d.on_ack("2"), "a repeated ack is not a replayed frame");
-        assert_eq!(d.next_acked(), Some("2"));
-        d.removed();
-        assert_eq!(d.wanted(), Some((Some("2".into()), 1)));
-        assert!(!d.listed(0, 1), "one frame still in flight");
-        assert!(!d.wants_sync());
+        assert_eq!(d.start_read(), Some((Some("2".into()), 1)));
+        assert!(!d.listed(0), "one frame still in flight");
+        assert_eq!(d.start_read(), None, "the store is exhausted");
         assert_eq!(d.route_push(), Route::Backlog);
-        assert!(d.wants_sync(), "an append may have added entries");
+        assert_eq!(d.start_read(), Some((Some("2".into()), 1)), "an append may have added entries");
+        d.sent("3");
+        assert!(!d.listed(1) && d.start_read().is_none(), "window full again");
         d.on_ack("1");
-        d.removed();
-        assert!(d.listed(0, 2));
+        d.on_ack("3");
+        assert_eq!(d.start_read(), Some((Some("3".into()), 2)));
+        assert!(d.listed(0));
         assert_eq!(d.route_push(), Route::Live);
+    }
+
+    #[test]
+    fn an_append_during_a_read_keeps_the_replay_going() {
+        let mut d = Delivery::new(4);
+        d.start();
+        assert_eq!(d.start_read(), Some((None, 4)));
+        assert_eq!(d.route_push(), Route::Backlog);
+        assert!(!d.listed(0), "the listing may predate the append");
+        assert_eq!(d.start_read(), Some((None, 4)));
+        assert!(d.listed(0));
     }
 
     #[test]
     fn idle_stops_the_replay_but_keeps_taking_acks() {
         let mut d = Delivery::new(0);
         d.start();
-        assert_eq!(d.wanted(), Some((None, 1)), "a zero window counts as one");
+        assert_eq!(d.start_read(), Some((None, 1)), "a zero window counts as one");
         d.sent("1");
+        d.listed(1);
         d.go_idle();
         assert_eq!(d.route_push(), Route::Backlog);
         assert!(d.on_ack("1"));
-        assert!(d.wants_sync());
-        d.removed();
-        assert_eq!(d.wanted(), None);
-        assert!(!d.listed(0, 1));
+        assert_eq!(d.start_read(), None);
+        assert!(!d.may_replay());
         assert!(d.is_idle());
+    }
+
+    #[test]
+    fn a_failed_read_is_asked_again_from_the_same_cursor() {
+        let mut d = Delivery::new(2);
+        d.start();
+        d.start_read();
+        d.read_failed();
+        assert!(!d.is_reading());
+        assert_eq!(d.start_read(), Some((None, 2)));
     }
 }

@@ -7,8 +7,11 @@ use std::time::Instant;
 
 use super::delivery::Delivery;
 use super::hellos::Hellos;
+use super::store::within_limit;
 use super::timers::{Timer, Timers};
-use super::{Action, BacklogKey, CloseReason, ConnectorConfig, Event, Stats};
+use super::{
+    Action, BacklogEntry, BacklogKey, CloseReason, ConnectorConfig, Event, Stats, StoreFailure, StoreRequest,
+};
 use crate::gateway::{CloseFrame, Identity};
 use crate::policy::TokenRejection;
 use crate::wire::{
@@ -144,10 +147,10 @@ impl ConnectorMachine {
         self.delivery.in_flight()
     }
 
-    /// Whether [`sync_backlog`](Self::sync_backlog) has work to do: acked
-    /// entries to remove, or room in the replay window.
-    pub fn wants_backlog(&self) -> bool {
-        if self.closed { self.delivery.next_acked().is_some() } else { self.delivery.wants_sync() }
+    /// Whether a [`StoreRequest::Read`] is out, waiting for
+    /// [`handle_backlog_read`](Self::handle_backlog_read).
+    pub fn is_reading_backlog(&self) -> bool {
+        !self.closed && self.delivery.is_reading()
     }
 
     /// Counters.
@@ -215,6 +218,45 @@ impl ConnectorMachine {
             self.finish(CloseReason::DeadLink);
         } else if self.timers.fire(Timer::Handshake, self.now) {
             self.finish(CloseReason::HandshakeTimedOut);
+        }
+        if !self.closed && self.timers.fire(Timer::StoreRetry, self.now) {
+            self.request_backlog();
+        }
+    }
+
+    /// The answer to the outstanding [`StoreRequest::Read`]: the entries are
+    /// replayed in order, each with its `bufferId`; a short listing with
+    /// nothing in flight ends the replay ([`Event::Live`]). A failure is
+    /// reported ([`Event::StoreFailed`]) and the read is asked again after
+    /// [`ConnectorConfig::store_retry`]. An answer with no read outstanding
+    /// (or after `Closed`, or after the gateway went idle) sends nothing.
+    pub fn handle_backlog_read(&mut self, now: Instant, entries: Result<Vec<BacklogEntry>, StoreFailure>) {
+        if self.closed || !self.delivery.is_reading() {
+            return;
+        }
+        self.advance(now);
+        match entries {
+            Ok(entries) => {
+                let entries = within_limit(entries, self.delivery.asked());
+                let got = entries.len();
+                if self.delivery.may_replay() {
+                    for entry in entries {
+                        self.delivery.sent(&entry.buffer_id);
+                        self.stats.replayed += 1;
+                        self.send(&entry.frame.into_frame(Some(entry.buffer_id)));
+                    }
+                }
+                if self.delivery.listed(got) {
+                    self.deliver(Event::Live);
+                }
+                self.request_backlog();
+            }
+            Err(failure) => {
+                self.delivery.read_failed();
+                self.stats.store_failures += 1;
+                self.deliver(Event::StoreFailed(failure));
+                self.timers.arm(Timer::StoreRetry, self.now + self.config.store_retry);
+            }
         }
     }
 
@@ -291,7 +333,12 @@ impl ConnectorMachine {
             Frame::InboundAck(ack) => {
                 let replayed = self.delivery.on_ack(&ack.buffer_id);
                 self.stats.acked += u64::from(replayed);
-                self.deliver(Event::InboundAck { buffer_id: ack.buffer_id, replayed });
+                self.deliver(Event::InboundAck { buffer_id: ack.buffer_id.clone(), replayed });
+                if let (true, Some(key)) = (replayed, self.backlog_key.clone()) {
+                    let buffer_ids = vec![ack.buffer_id];
+                    self.actions.push_back(Action::Store(StoreRequest::Remove { key, buffer_ids }));
+                    self.request_backlog();
+                }
             }
             other => {
                 // Only connector → gateway frames remain, and decoding
@@ -331,6 +378,18 @@ impl ConnectorMachine {
         });
     }
 
+    /// Asks the store for the next entries to replay, when the replay has
+    /// room and no read is out (and no failed read waits for its retry).
+    pub(super) fn request_backlog(&mut self) {
+        if self.closed || self.timers.is_armed(Timer::StoreRetry) {
+            return;
+        }
+        let Some(key) = self.backlog_key.clone() else { return };
+        if let Some((after, limit)) = self.delivery.start_read() {
+            self.actions.push_back(Action::Store(StoreRequest::Read { key, after, limit }));
+        }
+    }
+
     fn answer_itself(&mut self, request_id: String, result: ActionResult) {
         self.stats.answered_by_machine += 1;
         self.send(&Frame::OutboundResult(OutboundResult { request_id, result, extra: Default::default() }));
@@ -350,6 +409,7 @@ impl ConnectorMachine {
     pub(super) fn complete_handshake(&mut self) {
         self.timers.disarm(Timer::Handshake);
         self.delivery.start();
+        self.request_backlog();
         for (line, frame) in self.hellos.take_held() {
             if self.closed {
                 break;

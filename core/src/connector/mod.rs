@@ -1,6 +1,7 @@
 //! The connector side of one connection: [`ConnectorMachine`], the mirror
 //! image of the gateway's [`RelayMachine`](crate::gateway::RelayMachine);
-//! plus the per-gateway [`Backlog`] it replays from and the [`SessionRouter`]
+//! plus the per-gateway [`Backlog`] it replays from (through store requests
+//! the driver performs) and the [`SessionRouter`]
 //! that picks the connection for an interrupt.
 //!
 //! # Driving contract
@@ -23,16 +24,20 @@
 //!    [`respond`](ConnectorMachine::respond). Outbound frames for identities
 //!    that never said hello are answered by the machine itself
 //!    (`unknown_identity`) and never reach the application.
-//! 4. **Backlog.** The application owns one [`Backlog`] store for all
-//!    gateways and lends it to [`sync_backlog`](ConnectorMachine::sync_backlog)
-//!    whenever [`wants_backlog`](ConnectorMachine::wants_backlog) is true —
-//!    after the handshake and after inputs; calling it more often is
-//!    harmless. That call removes acknowledged entries and replays the next
-//!    ones (ack-gated, at most [`ConnectorConfig::replay_window`] in flight).
-//!    A push that cannot go live (gateway idle, or a replay in progress)
-//!    returns [`PushOutcome::AppendToBacklog`]: append the frame under
-//!    [`backlog_key`](ConnectorMachine::backlog_key) and it goes out in
-//!    order, behind what was already there.
+//! 4. **Backlog.** The machine never touches the store. It asks for what it
+//!    needs with [`Action::Store`]: a [`StoreRequest::Read`] of the next
+//!    entries to replay (answer it with
+//!    [`handle_backlog_read`](ConnectorMachine::handle_backlog_read); at most
+//!    one is out at a time) and a [`StoreRequest::Remove`] of each
+//!    acknowledged entry. The replay is ack-gated, at most
+//!    [`ConnectorConfig::replay_window`] frames in flight. A push that
+//!    cannot go live (gateway idle, or a replay in progress) returns
+//!    [`PushOutcome::AppendToBacklog`]: append the frame under
+//!    [`backlog_key`](ConnectorMachine::backlog_key) before performing any
+//!    store request that follows, and it goes out in order, behind what was
+//!    already there. Store operations of one key run in the order they were
+//!    asked for; [`serve_request`] performs one on a store that answers at
+//!    once.
 //! 5. Time never goes backwards inside the machine (earlier `now`s are
 //!    clamped); early or repeated `handle_timeout` calls do nothing.
 //!    `Closed` comes exactly once and is the last action.
@@ -46,7 +51,7 @@
 //! ```
 //! use std::time::Instant;
 //! use relay_core::connector::{
-//!     Action, ConnectorConfig, ConnectorMachine, Event, MemoryBacklog, PushOutcome,
+//!     Action, ConnectorConfig, ConnectorMachine, Event, MemoryBacklog, PushOutcome, serve_request,
 //! };
 //! use relay_core::wire::{ActionResult, Descriptor, MessageEvent, Platform, SessionSource};
 //!
@@ -61,7 +66,8 @@
 //! assert!(matches!(m.poll_action(), Some(Action::SendFrame(line)) if line.contains("\"descriptor\"")));
 //!
 //! // The (empty) backlog is replayed first; then delivery is live.
-//! m.sync_backlog(now, &mut backlog).unwrap();
+//! let Some(Action::Store(read)) = m.poll_action() else { panic!() };
+//! serve_request(&mut m, now, read, &mut backlog).unwrap();
 //! assert_eq!(m.poll_action(), Some(Action::Deliver(Event::Live)));
 //! let source = SessionSource::new(Platform::Telegram, "111", "dm");
 //! let outcome = m.push_inbound(now, MessageEvent::text(source, "hi"), None).unwrap();
@@ -88,6 +94,7 @@ mod output;
 mod profiles;
 mod router;
 mod stats;
+mod store;
 mod timers;
 
 #[cfg(test)]
@@ -100,3 +107,4 @@ pub use output::{Action, CloseReason, ConnectorError, Event, PushOutcome};
 pub use profiles::{descriptor_for, echo_result};
 pub use router::{DEFAULT_ROUTER_CAPACITY, NoRoute, SessionRouter};
 pub use stats::Stats;
+pub use store::{StoreFailure, StoreRequest, serve_request};

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::BufferedFrame;
+use super::{BufferedFrame, StoreFailure, StoreRequest};
 use crate::gateway::{CloseFrame, Identity};
 use crate::policy::{TokenRejection, UNAUTHORIZED_CLOSE_CODE};
 use crate::wire::{Diagnostic, OutboundAction};
@@ -129,9 +129,8 @@ pub enum Event {
         /// The acknowledged buffer id.
         buffer_id: String,
         /// Whether it acknowledges a frame this machine replayed from the
-        /// backlog (the entry is removed on the next
-        /// [`sync_backlog`](super::ConnectorMachine::sync_backlog)); `false`
-        /// for ids the application pushed itself, or repeated acks.
+        /// backlog (a [`StoreRequest::Remove`] of the entry follows);
+        /// `false` for ids the application pushed itself, or repeated acks.
         replayed: bool,
     },
     /// The gateway went idle: `going_idle_ack` was sent and from now on
@@ -139,6 +138,9 @@ pub enum Event {
     GoingIdle,
     /// The backlog is empty and pushes are delivered live from now on.
     Live,
+    /// A backlog read failed; the machine asks again after
+    /// [`ConnectorConfig::store_retry`](super::ConnectorConfig::store_retry).
+    StoreFailed(StoreFailure),
     /// A line or frame was skipped; the connection stays up.
     Diagnostic(Diagnostic),
 }
@@ -151,6 +153,8 @@ pub enum Action {
     SendFrame(String),
     /// Hand this to the application.
     Deliver(Event),
+    /// Perform this operation on the backlog store (see [`StoreRequest`]).
+    Store(StoreRequest),
     /// The machine ended; always the last action, exactly once. Close the
     /// WebSocket with [`CloseReason::close_to_send`] if it is still open.
     Closed(CloseReason),
@@ -165,8 +169,9 @@ pub enum PushOutcome {
     /// Not sent, because the gateway went idle or the backlog is being
     /// replayed: append the frame to this gateway's backlog
     /// ([`Backlog::append`](super::Backlog::append) with
-    /// [`backlog_key`](super::ConnectorMachine::backlog_key)). It goes out in
-    /// order, behind the entries already there.
+    /// [`backlog_key`](super::ConnectorMachine::backlog_key)) before
+    /// performing any store request that follows. It goes out in order,
+    /// behind the entries already there.
     AppendToBacklog(BufferedFrame),
     /// Not sent and not bufferable: an interrupt for an idle gateway (the
     /// turn it targets is not running there).

@@ -23,4 +23,6 @@ pub struct Stats {
     pub replayed: u64,
     /// `inbound_ack`s for replayed frames.
     pub acked: u64,
+    /// Backlog reads that failed (each is retried).
+    pub store_failures: u64,
 }

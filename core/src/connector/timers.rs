@@ -8,6 +8,8 @@ pub(crate) enum Timer {
     Handshake,
     /// Nothing received for too long.
     DeadLink,
+    /// A failed backlog read is asked again.
+    StoreRetry,
 }
 
 impl From<Timer> for usize {
@@ -16,4 +18,4 @@ impl From<Timer> for usize {
     }
 }
 
-pub(crate) type Timers = TimerTable<Timer, 2>;
+pub(crate) type Timers = TimerTable<Timer, 3>;

@@ -44,6 +44,7 @@ mod dial;
 mod lines;
 mod serve;
 mod session_key;
+mod stdin_lines;
 mod stdio;
 mod token;
 mod url;

@@ -1,46 +1,69 @@
 //! The connector side of a socket loop: a `ConnectorMachine`, the shared
-//! backlog and the session router.
+//! backlog store and the session router.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
+use futures::FutureExt as _;
 use futures::channel::oneshot;
 use relay_core::connector::{
-    Action, BufferedFrame, CloseReason, ConnectorError, ConnectorMachine, Event, PushOutcome,
+    Action, BacklogEntry, BufferedFrame, CloseReason, ConnectorError, ConnectorMachine, Event, PushOutcome,
+    StoreFailure, StoreRequest,
 };
 use relay_core::wire::{ActionResult, Descriptor};
+use relay_store::StoreFuture;
 
-use crate::server::{Delivery, ServerState};
+use crate::server::ServerState;
 use crate::server_events::{ConnId, ServerEvent};
 use crate::socket::{Endpoint, Outbox};
+use crate::store_timeout::Deadline;
+
+/// What became of a push inside a connection: settled, or an append the
+/// caller waits for (the frame is durable once it completes).
+#[derive(Debug)]
+pub(crate) enum PushReply {
+    Sent,
+    Dropped,
+    Appending(StoreFuture<String>),
+}
 
 /// What a server handle asks one connection to do.
 pub(crate) enum ConnCommand {
     AnswerHello(Descriptor, oneshot::Sender<Result<(), ConnectorError>>),
     RefuseHello(String, oneshot::Sender<Result<(), ConnectorError>>),
     Respond(String, ActionResult, oneshot::Sender<Result<(), ConnectorError>>),
-    Push(BufferedFrame, oneshot::Sender<Result<Delivery, ConnectorError>>),
-    Interrupt(String, String, oneshot::Sender<Result<Delivery, ConnectorError>>),
+    Push(BufferedFrame, oneshot::Sender<Result<PushReply, ConnectorError>>),
+    Interrupt(String, String, oneshot::Sender<Result<PushReply, ConnectorError>>),
     Close,
+}
+
+/// The outstanding backlog read, bounded by the store deadline.
+struct Reading {
+    entries: StoreFuture<Vec<BacklogEntry>>,
+    deadline: Deadline,
 }
 
 pub(crate) struct ConnectorSide {
     conn: ConnId,
     machine: ConnectorMachine,
     state: Arc<Mutex<ServerState>>,
+    reading: Option<Reading>,
+    /// Listed in the server's gateway table (pushes by gateway come here).
+    registered: bool,
     pub(crate) reason: Option<CloseReason>,
 }
 
 impl ConnectorSide {
     pub(crate) fn new(conn: ConnId, machine: ConnectorMachine, state: Arc<Mutex<ServerState>>) -> Self {
-        Self { conn, machine, state, reason: None }
+        Self { conn, machine, state, reading: None, registered: false, reason: None }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, ServerState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn push(&mut self, now: Instant, frame: BufferedFrame) -> Result<Delivery, ConnectorError> {
+    fn push(&mut self, now: Instant, frame: BufferedFrame) -> Result<PushReply, ConnectorError> {
         let outcome = match frame {
             BufferedFrame::Inbound(event) => {
                 self.state().router.note_inbound(self.conn, &event);
@@ -51,15 +74,60 @@ impl ConnectorSide {
         self.settle_push(outcome)
     }
 
-    fn settle_push(&mut self, outcome: PushOutcome) -> Result<Delivery, ConnectorError> {
+    /// An append is enqueued here, before any store request the machine
+    /// made after the push is performed (the store runs them in order).
+    fn settle_push(&mut self, outcome: PushOutcome) -> Result<PushReply, ConnectorError> {
         match outcome {
-            PushOutcome::Sent => Ok(Delivery::Sent),
-            PushOutcome::Dropped => Ok(Delivery::Dropped),
+            PushOutcome::Sent => Ok(PushReply::Sent),
+            PushOutcome::Dropped => Ok(PushReply::Dropped),
             PushOutcome::AppendToBacklog(frame) => {
                 let key = self.machine.backlog_key().cloned().ok_or(ConnectorError::HandshakeIncomplete)?;
-                let buffer_id = self.state().append(&key, frame);
-                Ok(Delivery::Buffered { buffer_id })
+                Ok(PushReply::Appending(self.state().store.append(key, frame)))
             }
+        }
+    }
+
+    /// Lists the connection under its gateway once pushes can go through it.
+    fn register_when_ready(&mut self) {
+        if self.registered || !self.machine.is_ready() {
+            return;
+        }
+        if let Some(key) = self.machine.backlog_key().cloned() {
+            self.state().gateways.entry(key).or_default().push(self.conn);
+            self.registered = true;
+        }
+    }
+
+    fn unregister(&mut self) {
+        if std::mem::take(&mut self.registered) {
+            let key = self.machine.backlog_key().cloned();
+            let conn = self.conn;
+            let mut state = self.state();
+            if let Some(key) = key {
+                if let Some(conns) = state.gateways.get_mut(&key) {
+                    conns.retain(|c| *c != conn);
+                    if conns.is_empty() {
+                        state.gateways.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+
+    fn perform(&mut self, now: Instant, request: StoreRequest) {
+        let state = Arc::clone(&self.state);
+        let state = state.lock().unwrap_or_else(PoisonError::into_inner);
+        match request {
+            StoreRequest::Read { key, after, limit } => {
+                let entries = state.store.read(key, after, limit);
+                self.reading = Some(Reading { entries, deadline: state.deadline(now) });
+            }
+            StoreRequest::Remove { key, buffer_ids } => {
+                // Nothing waits for a removal: one that fails leaves the
+                // entry for a later replay (at-least-once).
+                drop(state.store.remove(key, buffer_ids));
+            }
+            other => tracing::warn!(conn = self.conn, ?other, "store request not understood"),
         }
     }
 
@@ -77,6 +145,7 @@ impl ConnectorSide {
             Event::GoingIdle => ServerEvent::GoingIdle { conn },
             Event::Live => ServerEvent::Live { conn },
             Event::Diagnostic(diagnostic) => ServerEvent::Diagnostic { conn, diagnostic },
+            Event::StoreFailed(failure) => ServerEvent::StoreFailed { conn, error: failure.0 },
             _ => return None,
         })
     }
@@ -94,7 +163,9 @@ impl Endpoint for ConnectorSide {
     fn apply(&mut self, now: Instant, command: ConnCommand) {
         match command {
             ConnCommand::AnswerHello(descriptor, reply) => {
-                let _ = reply.send(self.machine.answer_hello(now, descriptor).map(drop));
+                let answered = self.machine.answer_hello(now, descriptor).map(drop);
+                self.register_when_ready();
+                let _ = reply.send(answered);
             }
             ConnCommand::RefuseHello(reason, reply) => {
                 let _ = reply.send(self.machine.refuse_hello(now, &reason).map(drop));
@@ -124,16 +195,25 @@ impl Endpoint for ConnectorSide {
         let _ = self.machine.close(now);
     }
 
+    fn poll_work(&mut self, now: Instant, cx: &mut Context<'_>) -> bool {
+        let Some(reading) = &mut self.reading else { return false };
+        let answer = match reading.entries.poll_unpin(cx) {
+            Poll::Ready(answer) => answer.map_err(|e| StoreFailure::of(&e)),
+            Poll::Pending => match reading.deadline.poll_expired(cx) {
+                Some(error) => Err(StoreFailure::of(&error)),
+                None => return false,
+            },
+        };
+        self.reading = None;
+        self.machine.handle_backlog_read(now, answer);
+        true
+    }
+
     fn drain(&mut self, now: Instant, out: &mut Outbox<ServerEvent>) {
-        loop {
-            if self.machine.wants_backlog() {
-                let state = Arc::clone(&self.state);
-                let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-                let _ = self.machine.sync_backlog(now, &mut state.backlog);
-            }
-            let Some(action) = self.machine.poll_action() else { break };
+        while let Some(action) = self.machine.poll_action() {
             match action {
                 Action::SendFrame(line) => out.send_line(line),
+                Action::Store(request) => self.perform(now, request),
                 Action::Deliver(event) => {
                     self.state().router.observe(self.conn, &event);
                     if let Some(event) = self.server_event(event) {
@@ -141,6 +221,8 @@ impl Endpoint for ConnectorSide {
                     }
                 }
                 Action::Closed(reason) => {
+                    self.unregister();
+                    self.reading = None;
                     out.closed = Some(reason.close_to_send());
                     out.events.push_back(ServerEvent::Closed { conn: self.conn, reason: reason.clone() });
                     self.reason = Some(reason);

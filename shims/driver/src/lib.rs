@@ -25,6 +25,7 @@ mod runtime;
 mod server;
 mod server_events;
 mod socket;
+mod store_timeout;
 mod stream;
 mod supervisor;
 mod tls;

@@ -15,15 +15,16 @@ use futures::future::{self, Either};
 use futures::{SinkExt as _, StreamExt as _};
 use futures_rustls::rustls;
 use relay_core::connector::{
-    Backlog as _, BacklogKey, BufferedFrame, ConnectorConfig, ConnectorError, ConnectorMachine,
-    MemoryBacklog, SessionRouter,
+    BacklogKey, BufferedFrame, ConnectorConfig, ConnectorError, ConnectorMachine, SessionRouter,
 };
 use relay_core::policy::TokenVerifier;
 use relay_core::wire::{ActionResult, Descriptor, Forward, MessageEvent};
+use relay_store::{StoreError, StoreFuture, StoreHandle};
 
-use crate::connector_side::{ConnCommand, ConnectorSide};
+use crate::connector_side::{ConnCommand, ConnectorSide, PushReply};
 use crate::server_events::{ConnId, ServerEvent};
 use crate::socket::{LoopTap, SocketLoop};
+use crate::store_timeout::{Deadline, StoreClock, bounded};
 use crate::stream::MaybeTls;
 use crate::{Runtime, unix_now, websocket_config};
 
@@ -47,6 +48,13 @@ pub struct ServerConfig {
     /// Sees every data message a gateway sends, before the machine does
     /// (for recording raw traffic); it must return quickly.
     pub tap: Option<Tap>,
+    /// Where buffered frames wait for their gateway (default: a fresh
+    /// in-memory store, lost with the process; use a `relay_store::FileStore`
+    /// behind [`StoreHandle::spawn`] for a backlog that survives a crash).
+    pub store: Option<StoreHandle>,
+    /// How long a store operation may take before it counts as failed
+    /// (default 10 s): a push then fails, a replay read is retried.
+    pub store_timeout: Duration,
 }
 
 /// A callback that sees each data message received on a connection.
@@ -62,6 +70,8 @@ impl Default for ServerConfig {
             event_capacity: 1024,
             tls: None,
             tap: None,
+            store: None,
+            store_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -100,29 +110,79 @@ pub enum ServerError {
     /// No connection owns this session key.
     #[error("no connection owns session {0:?}")]
     NoRoute(String),
+    /// The gateway has no connection that completed its handshake (for
+    /// frames that are never buffered: interrupts).
+    #[error("{0} is not connected")]
+    NotConnected(BacklogKey),
     /// The connection refused the command.
     #[error(transparent)]
     Connector(#[from] ConnectorError),
+    /// The store did not take the frame: it is not buffered.
+    #[error("not buffered: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// State shared by the server handle and its connections.
 pub(crate) struct ServerState {
     /// Verifies upgrade tokens; replaceable while running (secret rotation).
     verifier: TokenVerifier,
-    pub(crate) backlog: MemoryBacklog,
+    pub(crate) store: StoreHandle,
+    clock: StoreClock,
     pub(crate) router: SessionRouter<ConnId>,
     connections: BTreeMap<ConnId, mpsc::Sender<ConnCommand>>,
+    /// Connections that completed their handshake, per gateway, oldest
+    /// first: a push addressed to a gateway goes through the newest.
+    pub(crate) gateways: BTreeMap<BacklogKey, Vec<ConnId>>,
     next_conn: ConnId,
 }
 
 impl ServerState {
-    pub(crate) fn append(&mut self, key: &BacklogKey, frame: BufferedFrame) -> String {
-        match self.backlog.append(key, frame) {
-            Ok(id) => id,
-            Err(never) => match never {},
+    pub(crate) fn deadline(&self, now: std::time::Instant) -> Deadline {
+        self.clock.deadline(now)
+    }
+
+    /// Where a push for `to` goes, decided and enqueued at once: through the
+    /// gateway's newest ready connection (whose machine sends it live or
+    /// hands it back for the store), or straight into the store. Deciding
+    /// and enqueueing under one lock keeps a push ahead of the replay read
+    /// of a connection that registers after it.
+    fn route(&self, to: &BacklogKey, frame: BufferedFrame) -> Routed {
+        let newest = self.gateways.get(to).and_then(|conns| conns.last());
+        if let Some(sender) = newest.and_then(|conn| self.connections.get(conn)) {
+            let (reply, answer) = oneshot::channel();
+            // A fresh clone always has room for one message, so the command
+            // is queued now, behind the pushes routed before it.
+            match sender.clone().try_send(ConnCommand::Push(frame.clone(), reply)) {
+                Ok(()) => return Routed::Connection { answer, frame },
+                Err(refused) if refused.is_full() => {
+                    let command = Box::new(refused.into_inner());
+                    return Routed::Queue { sender: sender.clone(), command, answer, frame };
+                }
+                // The connection's loop ended: the store takes it.
+                Err(_) => {}
+            }
         }
+        Routed::Store(self.store.append(to.clone(), frame))
     }
 }
+
+/// Where [`ServerState::route`] sent a push.
+enum Routed {
+    Connection {
+        answer: oneshot::Receiver<Result<PushReply, ConnectorError>>,
+        frame: BufferedFrame,
+    },
+    Queue {
+        sender: mpsc::Sender<ConnCommand>,
+        command: Box<ConnCommand>,
+        answer: oneshot::Receiver<Result<PushReply, ConnectorError>>,
+        frame: BufferedFrame,
+    },
+    Store(StoreFuture<String>),
+}
+
+/// Times a push is routed again when its connection ended before taking it.
+const MAX_REROUTES: usize = 8;
 
 /// Ends the accept loop when the last handle is dropped.
 struct StopOnDrop(#[allow(dead_code)] oneshot::Sender<()>);
@@ -175,9 +235,11 @@ pub async fn listen<R: Runtime>(
     let local_addr = R::local_addr(&listener)?;
     let state = Arc::new(Mutex::new(ServerState {
         verifier: config.connector.verifier.clone(),
-        backlog: MemoryBacklog::new(),
+        store: config.store.clone().unwrap_or_else(StoreHandle::memory),
+        clock: StoreClock::new(&rt, config.store_timeout),
         router: SessionRouter::new(relay_core::connector::DEFAULT_ROUTER_CAPACITY),
         connections: BTreeMap::new(),
+        gateways: BTreeMap::new(),
         next_conn: 1,
     }));
     let (events_tx, events) = mpsc::channel(config.event_capacity.max(1));
@@ -331,17 +393,93 @@ impl ServerHandle {
     }
 
     /// How many frames wait in a gateway's backlog.
-    pub fn backlog_len(&self, key: &BacklogKey) -> usize {
-        self.lock().backlog.len(key)
+    pub async fn backlog_len(&self, key: &BacklogKey) -> Result<usize, ServerError> {
+        let (count, deadline) = {
+            let state = self.lock();
+            (state.store.count(key.clone()), state.clock.deadline_from_now())
+        };
+        Ok(bounded(count, deadline).await?)
     }
 
-    /// Appends a frame to a gateway's backlog directly (the gateway is offline).
-    pub fn buffer(&self, key: &BacklogKey, frame: BufferedFrame) -> String {
-        self.lock().append(key, frame)
+    /// The store behind the backlog (for its statistics).
+    pub fn store(&self) -> StoreHandle {
+        self.lock().store.clone()
+    }
+
+    /// Pushes an `inbound` or `passthrough_forward` frame to the gateway
+    /// whose backlog key is `to` (PROTOCOL §8: its gateway id with auth on,
+    /// else its first hello's identity): sent live when that gateway is
+    /// connected and live; otherwise appended to its backlog — while it is
+    /// idle, replaying, offline, or was never seen — and
+    /// [`Delivery::Buffered`] once the store made it durable.
+    ///
+    /// Where the push goes is decided and queued when this is called, not
+    /// when the future is first polled, so pushes made one after another
+    /// keep their order (also when their futures are awaited together).
+    /// One exception: a push queued to a connection that ends before taking
+    /// it is routed again and may land behind later pushes.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Store`] when the store failed, timed out or the
+    /// gateway's backlog is full: the frame is then not buffered.
+    pub fn push(
+        &self,
+        to: &BacklogKey,
+        frame: BufferedFrame,
+    ) -> impl Future<Output = Result<Delivery, ServerError>> + Send + 'static {
+        let state = Arc::clone(&self.state);
+        let to = to.clone();
+        let first = lock(&state).route(&to, frame);
+        async move {
+            let mut routed = first;
+            let mut reroutes = 0;
+            loop {
+                let (answer, frame) = match routed {
+                    Routed::Store(append) => return buffered(&state, append).await,
+                    Routed::Connection { answer, frame } => (answer, frame),
+                    Routed::Queue { mut sender, command, answer, frame } => {
+                        let _ = sender.send(*command).await;
+                        (answer, frame)
+                    }
+                };
+                match answer.await {
+                    Ok(Ok(reply)) => return settle(&state, reply).await,
+                    // Not taken: the connection ended first.
+                    Ok(Err(ConnectorError::Closed)) | Err(_) => {
+                        reroutes += 1;
+                        let state = lock(&state);
+                        routed = if reroutes < MAX_REROUTES {
+                            state.route(&to, frame)
+                        } else {
+                            Routed::Store(state.store.append(to.clone(), frame))
+                        };
+                    }
+                    Ok(Err(refused)) => return Err(refused.into()),
+                }
+            }
+        }
+    }
+
+    /// Sends `interrupt_inbound` to the gateway whose backlog key is `to`,
+    /// through its newest ready connection. Interrupts are never buffered.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::NotConnected`] when the gateway has no ready connection.
+    pub async fn push_interrupt_for(
+        &self,
+        to: &BacklogKey,
+        session_key: &str,
+        chat_id: &str,
+    ) -> Result<Delivery, ServerError> {
+        let newest = self.lock().gateways.get(to).and_then(|conns| conns.last()).copied();
+        let conn = newest.ok_or_else(|| ServerError::NotConnected(to.clone()))?;
+        self.push_interrupt_to(conn, session_key, chat_id).await
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ServerState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
     async fn call<T>(
@@ -378,16 +516,20 @@ impl ServerHandle {
         self.call(conn, |reply| ConnCommand::Respond(request_id, result, reply)).await
     }
 
-    /// Pushes an inbound event to `conn`: live, or into its backlog when the gateway is idle.
+    /// Pushes an inbound event to `conn`: live, or into its backlog when the
+    /// gateway is idle ([`Delivery::Buffered`] once durable).
     pub async fn push_inbound(&self, conn: ConnId, event: MessageEvent) -> Result<Delivery, ServerError> {
         let frame = BufferedFrame::Inbound(Box::new(event));
-        self.call(conn, |reply| ConnCommand::Push(frame, reply)).await
+        let reply = self.call(conn, |reply| ConnCommand::Push(frame, reply)).await?;
+        settle(&self.state, reply).await
     }
 
-    /// Pushes a passthrough forward to `conn`: live, or into its backlog when the gateway is idle.
+    /// Pushes a passthrough forward to `conn`: live, or into its backlog when
+    /// the gateway is idle ([`Delivery::Buffered`] once durable).
     pub async fn push_forward(&self, conn: ConnId, forward: Forward) -> Result<Delivery, ServerError> {
         let frame = BufferedFrame::Forward(Box::new(forward));
-        self.call(conn, |reply| ConnCommand::Push(frame, reply)).await
+        let reply = self.call(conn, |reply| ConnCommand::Push(frame, reply)).await?;
+        settle(&self.state, reply).await
     }
 
     /// Sends `interrupt_inbound` down the connection that owns `session_key` (PROTOCOL §6).
@@ -398,7 +540,8 @@ impl ServerHandle {
             .route(session_key)
             .map_err(|_| ServerError::NoRoute(session_key.to_owned()))?;
         let (key, chat) = (session_key.to_owned(), chat_id.to_owned());
-        self.call(conn, |reply| ConnCommand::Interrupt(key, chat, reply)).await
+        let reply = self.call(conn, |reply| ConnCommand::Interrupt(key, chat, reply)).await?;
+        settle(&self.state, reply).await
     }
 
     /// Sends `interrupt_inbound` down one specific connection.
@@ -409,7 +552,8 @@ impl ServerHandle {
         chat_id: &str,
     ) -> Result<Delivery, ServerError> {
         let (key, chat) = (session_key.to_owned(), chat_id.to_owned());
-        self.call(conn, |reply| ConnCommand::Interrupt(key, chat, reply)).await
+        let reply = self.call(conn, |reply| ConnCommand::Interrupt(key, chat, reply)).await?;
+        settle(&self.state, reply).await
     }
 
     /// Closes a connection (close 1000).
@@ -418,4 +562,25 @@ impl ServerHandle {
             self.lock().connections.get(&conn).cloned().ok_or(ServerError::NoConnection(conn))?;
         sender.send(ConnCommand::Close).await.map_err(|_| ServerError::NoConnection(conn))
     }
+}
+
+fn lock(state: &Mutex<ServerState>) -> std::sync::MutexGuard<'_, ServerState> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What a connection's answer to a push means for its caller.
+async fn settle(state: &Mutex<ServerState>, reply: PushReply) -> Result<Delivery, ServerError> {
+    match reply {
+        PushReply::Sent => Ok(Delivery::Sent),
+        PushReply::Dropped => Ok(Delivery::Dropped),
+        PushReply::Appending(append) => buffered(state, append).await,
+    }
+}
+
+/// Waits for an append to become durable. The deadline starts here, on the
+/// first poll: a push may be made outside the runtime, its future awaited
+/// inside.
+async fn buffered(state: &Mutex<ServerState>, append: StoreFuture<String>) -> Result<Delivery, ServerError> {
+    let deadline = lock(state).clock.deadline_from_now();
+    Ok(Delivery::Buffered { buffer_id: bounded(append, deadline).await? })
 }

@@ -72,6 +72,13 @@ pub enum ServerEvent {
         /// What was wrong.
         diagnostic: Diagnostic,
     },
+    /// Reading the backlog for a replay failed; it is retried.
+    StoreFailed {
+        /// The connection.
+        conn: ConnId,
+        /// The store's error.
+        error: String,
+    },
     /// A connection ended (a refused upgrade token ends it at once, with close 4401).
     Closed {
         /// The connection.

@@ -66,6 +66,11 @@ pub(crate) trait Endpoint {
     fn may_wait(command: &Self::Command) -> bool;
     /// Every handle is gone: nobody can use this connection any more.
     fn commands_ended(&mut self, now: Instant);
+    /// Polls work of the endpoint's own (a store operation) and hands what
+    /// completed to the machine; true when something did.
+    fn poll_work(&mut self, _now: Instant, _cx: &mut Context<'_>) -> bool {
+        false
+    }
     /// Moves the machine's queued actions into `out`.
     fn drain(&mut self, now: Instant, out: &mut Outbox<Self::Event>);
 }
@@ -378,6 +383,11 @@ where
                 return Poll::Ready((endpoint, std::mem::take(&mut this.out.events)));
             }
             let mut progressed = this.poll_commands(cx);
+            let now = this.now;
+            if this.endpoint().poll_work(now, cx) {
+                this.drain();
+                progressed = true;
+            }
             progressed |= this.write_or_fail(cx);
             this.poll_deliver(cx);
             progressed |= this.poll_read(cx);

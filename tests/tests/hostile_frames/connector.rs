@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use relay_core::connector::{
     Action, CloseReason, ConnectorConfig, ConnectorMachine, Event, MemoryBacklog, descriptor_for,
+    serve_request,
 };
 use relay_core::wire::DiagnosticKind::*;
 use relay_core::wire::OutboundAction;
@@ -193,8 +194,15 @@ fn ready() -> ConnectorMachine {
     let mut m = ConnectorMachine::new(ConnectorConfig::default(), None, start(), 1_700_000_000);
     m.handle_input(start(), b"{\"type\":\"hello\",\"platform\":\"relay\",\"botId\":\"\"}\n");
     m.answer_hello(start(), descriptor_for("relay")).unwrap();
-    m.sync_backlog(start(), &mut MemoryBacklog::new()).unwrap();
-    let actions: VecDeque<Action> = std::iter::from_fn(|| m.poll_action()).collect();
+    let mut actions = VecDeque::new();
+    while let Some(action) = m.poll_action() {
+        match action {
+            Action::Store(request) => {
+                serve_request(&mut m, start(), request, &mut MemoryBacklog::new()).unwrap()
+            }
+            other => actions.push_back(other),
+        }
+    }
     assert!(matches!(actions.back(), Some(Action::Deliver(Event::Live))), "{actions:?}");
     m
 }

@@ -1,7 +1,7 @@
 //! Hellos, descriptors and refusals (PROTOCOL §3).
 
 use super::*;
-use crate::connector::{CloseReason, ConnectorError};
+use crate::connector::{BacklogKey, CloseReason, ConnectorError};
 use crate::gateway::CloseFrame;
 
 #[test]
@@ -14,15 +14,18 @@ fn a_hello_answered_completes_the_handshake() {
 
     let answered = rig.m.answer_hello(rig.now, descriptor("telegram"));
     assert_eq!(answered, Ok(Identity::new("telegram", "b1")));
-    assert_eq!(rig.drain(), [descriptor_sent("telegram")]);
+    let key = BacklogKey::Identity(Identity::new("telegram", "b1"));
+    let read = StoreRequest::Read { key, after: None, limit: 64 };
+    let actions: Vec<Action> = std::iter::from_fn(|| rig.m.poll_action()).collect();
+    assert_eq!(actions, [descriptor_sent("telegram"), Action::Store(read)]);
     assert!(rig.m.is_ready());
     assert!(!rig.m.is_live(), "the backlog comes first");
-    assert!(rig.m.wants_backlog());
+    assert!(rig.m.is_reading_backlog());
 
-    rig.sync();
+    rig.m.handle_backlog_read(rig.now, Ok(Vec::new()));
     assert_eq!(rig.drain(), [deliver(Event::Live)]);
     assert!(rig.m.is_live());
-    assert!(!rig.m.wants_backlog());
+    assert!(!rig.m.is_reading_backlog());
     assert_eq!(rig.m.poll_timeout(), Some(rig.start + Duration::from_secs(60)), "only the dead link is left");
 }
 
@@ -57,7 +60,8 @@ fn several_identities_are_answered_in_hello_order() {
         assert_eq!(identity.platform, platform);
     }
     let actions = rig.drain();
-    assert_eq!(actions, [descriptor_sent("telegram"), descriptor_sent("discord"), descriptor_sent("slack")]);
+    let descriptors = [descriptor_sent("telegram"), descriptor_sent("discord"), descriptor_sent("slack")];
+    assert_eq!(actions, [&descriptors[..], &[deliver(Event::Live)]].concat(), "the empty backlog read last");
     assert_eq!(
         rig.m.identities(),
         [Identity::new("telegram", "t1"), Identity::new("discord", "d1"), Identity::new("slack", "s1")]
@@ -106,7 +110,8 @@ fn frames_before_the_first_descriptor_wait_and_follow_it_in_order() {
 
     rig.m.answer_hello(rig.now, descriptor("telegram")).unwrap();
     let actions = rig.drain();
-    assert_eq!(actions.len(), 3, "{actions:?}");
+    assert_eq!(actions.len(), 4, "{actions:?}");
+    assert_eq!(actions[3], deliver(Event::Live), "the empty backlog, read once the held frames are out");
     assert_eq!(actions[0], descriptor_sent("telegram"));
     assert!(matches!(&actions[1], Action::Deliver(Event::Request { request_id, identity, .. })
         if request_id == "r1" && *identity == Identity::new("telegram", "b1")));

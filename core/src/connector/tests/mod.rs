@@ -11,7 +11,7 @@ mod router;
 
 use std::time::{Duration, Instant};
 
-use super::{Action, ConnectorConfig, ConnectorMachine, Event, MemoryBacklog};
+use super::{Action, ConnectorConfig, ConnectorMachine, Event, MemoryBacklog, StoreRequest, serve_request};
 use crate::gateway::Identity;
 use crate::wire::{Descriptor, MessageEvent, Platform, SessionSource};
 
@@ -24,12 +24,16 @@ fn epoch() -> Instant {
     Instant::now()
 }
 
-/// A machine, a backlog store and a simulated clock.
+/// A machine, a backlog store that answers at once, and a simulated clock.
 struct Rig {
     m: ConnectorMachine,
     backlog: MemoryBacklog,
     start: Instant,
     now: Instant,
+    /// Actions taken out while serving store requests, not yet drained.
+    taken: Vec<Action>,
+    /// Every store request the machine made, in order.
+    store_log: Vec<StoreRequest>,
 }
 
 impl Rig {
@@ -46,7 +50,7 @@ impl Rig {
     fn with_backlog(config: ConnectorConfig, authorization: Option<&str>, backlog: MemoryBacklog) -> Self {
         let start = epoch();
         let m = ConnectorMachine::new(config, authorization, start, NOW_UNIX);
-        Self { m, backlog, start, now: start }
+        Self { m, backlog, start, now: start, taken: Vec::new(), store_log: Vec::new() }
     }
 
     /// A machine past the handshake for `telegram:b1`, with the backlog
@@ -68,13 +72,25 @@ impl Rig {
         self.m.handle_input(self.now, text.as_bytes());
     }
 
+    /// Lets the store answer every request the machine made so far; the
+    /// other actions wait for [`drain`](Self::drain).
     fn sync(&mut self) {
-        let now = self.now;
-        self.m.sync_backlog(now, &mut self.backlog).unwrap();
+        while let Some(action) = self.m.poll_action() {
+            match action {
+                Action::Store(request) => {
+                    self.store_log.push(request.clone());
+                    let now = self.now;
+                    let Ok(()) = serve_request(&mut self.m, now, request, &mut self.backlog);
+                }
+                other => self.taken.push(other),
+            }
+        }
     }
 
+    /// Every action but store requests (which the store answers on the way).
     fn drain(&mut self) -> Vec<Action> {
-        std::iter::from_fn(|| self.m.poll_action()).collect()
+        self.sync();
+        std::mem::take(&mut self.taken)
     }
 }
 

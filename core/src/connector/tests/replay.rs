@@ -1,12 +1,10 @@
 //! Ack-gated backlog replay on the next handshake (PROTOCOL §8).
 
-use std::cell::Cell;
-
 use rand::{Rng as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::connector::{Backlog, BacklogEntry, BacklogKey, BufferedFrame, PushOutcome};
+use crate::connector::{Backlog, BacklogKey, BufferedFrame, PushOutcome};
 
 fn key() -> BacklogKey {
     BacklogKey::Identity(Identity::new("telegram", "b1"))
@@ -89,16 +87,14 @@ fn a_gateway_that_dies_mid_replay_gets_every_unacked_entry_again_in_order() {
     assert_eq!(ids(&actions), strings(1..=4));
     assert_eq!(ids(&ack_and_sync(&mut rig, "2")), ["5"]);
     assert_eq!(ids(&ack_and_sync(&mut rig, "4")), ["6"]);
-    // An ack arrives, then the socket dies before the store was synced:
-    // one more sync after `Closed` still records it.
+    // An ack arrives, and the socket dies before the store performed its
+    // removal: the removal was asked for before `Closed`, so it still happens.
     rig.input(&ack("3"));
     rig.m.handle_transport_closed(rig.now, None);
-    assert!(rig.m.wants_backlog());
-    rig.sync();
     let actions = rig.drain();
     assert_eq!(ids(&actions), Vec::<String>::new(), "nothing is sent after the end");
     assert!(matches!(actions.last(), Some(Action::Closed(_))));
-    assert!(!rig.m.wants_backlog());
+    assert!(!rig.m.is_reading_backlog());
     assert_eq!(rig.backlog.buffer_ids(&key()), ["1", "5", "6", "7", "8", "9", "10"]);
 
     let (mut next, actions) = reconnect(window(4), rig.backlog);
@@ -124,7 +120,7 @@ fn live_pushes_during_a_replay_queue_behind_it() {
     assert_eq!(inbound_texts(&ack_and_sync(&mut rig, "1")), [("e3".into(), Some("3".into()))]);
     assert_eq!(inbound_texts(&ack_and_sync(&mut rig, "2")), [("live-a".into(), Some("4".into()))]);
     push(&mut rig, "live-b");
-    assert!(!rig.m.wants_backlog(), "3 and 4 fill the window");
+    assert!(!rig.m.is_reading_backlog(), "3 and 4 fill the window");
     assert_eq!(inbound_texts(&ack_and_sync(&mut rig, "3")), [("live-b".into(), Some("5".into()))]);
     assert_eq!(
         ack_and_sync(&mut rig, "5").last(),
@@ -157,55 +153,46 @@ fn a_repeated_ack_is_not_a_replayed_frame() {
     assert_eq!(rig.m.replay_in_flight(), 2, "2 and 3");
 }
 
-/// A store whose next `remove` fails once.
-struct Flaky {
-    inner: MemoryBacklog,
-    fail_next_remove: Cell<bool>,
-}
+#[test]
+fn a_failed_read_is_reported_and_asked_again_after_the_retry_wait() {
+    let mut rig = Rig::with_backlog(window(2), None, backlog_of(3));
+    rig.input(&hello("telegram", "b1"));
+    rig.m.answer_hello(rig.now, descriptor("telegram")).unwrap();
+    let read = StoreRequest::Read { key: key(), after: None, limit: 2 };
+    let actions: Vec<Action> = std::iter::from_fn(|| rig.m.poll_action()).collect();
+    assert_eq!(actions.last(), Some(&Action::Store(read.clone())));
+    let failure = crate::connector::StoreFailure("disk unreadable".into());
+    rig.m.handle_backlog_read(rig.now, Err(failure.clone()));
+    assert_eq!(rig.drain(), [deliver(Event::StoreFailed(failure))]);
+    assert_eq!(rig.m.stats().store_failures, 1);
+    assert_eq!(rig.m.poll_timeout(), Some(rig.start + Duration::from_secs(1)), "the retry comes first");
+    rig.m.handle_backlog_read(rig.now, Ok(Vec::new()));
+    assert_eq!(rig.drain(), [], "an answer with no read out is ignored");
 
-#[derive(Debug, thiserror::Error)]
-#[error("disk full")]
-struct DiskFull;
-
-impl Backlog for Flaky {
-    type Error = DiskFull;
-
-    fn append(&mut self, key: &BacklogKey, frame: BufferedFrame) -> Result<String, DiskFull> {
-        Ok(self.inner.append(key, frame).unwrap())
-    }
-
-    fn entries_after(
-        &self,
-        key: &BacklogKey,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<BacklogEntry>, DiskFull> {
-        Ok(self.inner.entries_after(key, after, limit).unwrap())
-    }
-
-    fn remove(&mut self, key: &BacklogKey, buffer_id: &str) -> Result<bool, DiskFull> {
-        if self.fail_next_remove.replace(false) {
-            return Err(DiskFull);
-        }
-        Ok(self.inner.remove(key, buffer_id).unwrap())
-    }
+    rig.advance(Duration::from_secs(1));
+    rig.m.handle_timeout(rig.now);
+    assert_eq!(ids(&rig.drain()), ["1", "2"], "the same read again");
+    assert_eq!(rig.store_log.last(), Some(&read));
 }
 
 #[test]
-fn a_failing_store_is_retried_from_where_it_failed() {
-    let mut store = Flaky { inner: backlog_of(3), fail_next_remove: Cell::new(false) };
-    let start = epoch();
-    let mut m = ConnectorMachine::new(window(1), None, start, NOW_UNIX);
-    m.handle_input(start, hello("telegram", "b1").as_bytes());
-    m.answer_hello(start, descriptor("telegram")).unwrap();
-    m.sync_backlog(start, &mut store).unwrap();
-    m.handle_input(start, ack("1").as_bytes());
-    store.fail_next_remove.set(true);
-    assert!(m.sync_backlog(start, &mut store).is_err());
-    assert!(m.wants_backlog());
-    std::iter::from_fn(|| m.poll_action()).for_each(drop);
-    m.sync_backlog(start, &mut store).unwrap();
-    assert_eq!(store.inner.buffer_ids(&key()), ["2", "3"]);
-    let actions: Vec<Action> = std::iter::from_fn(|| m.poll_action()).collect();
-    assert_eq!(ids(&actions), ["2"]);
+fn an_entry_whose_removal_failed_is_replayed_on_the_next_connection() {
+    let (mut rig, _) = reconnect(window(4), backlog_of(2));
+    rig.input(&ack("1"));
+    rig.input(&ack("2"));
+    // The store lost the first removal; the second went through.
+    let mut removals = Vec::new();
+    while let Some(action) = rig.m.poll_action() {
+        if let Action::Store(StoreRequest::Remove { buffer_ids, .. }) = action {
+            removals.extend(buffer_ids);
+        } else if let Action::Store(request) = action {
+            serve_request(&mut rig.m, rig.now, request, &mut rig.backlog).unwrap();
+        }
+    }
+    assert_eq!(removals, ["1", "2"]);
+    rig.backlog.remove(&key(), "2").unwrap();
+    assert!(rig.m.is_live());
+
+    let (_, actions) = reconnect(window(4), rig.backlog);
+    assert_eq!(ids(&actions), ["1"], "delivered again: at-least-once");
 }

@@ -21,7 +21,12 @@ use crate::wire::{ActionResult, Forward, MessageEvent, Platform, SessionSource};
 /// - `r` respond to the delivered request payload[0] picks (success from
 ///   payload[1]); `u` respond to the request id given as text
 /// - `p` push an inbound event, `e` a forward (payload[0] odd: with a
-///   buffer id), `x` an interrupt; `b` lend the backlog
+///   buffer id), `x` an interrupt
+/// - `b` the backlog store: by payload[0] % 4 it performs its next
+///   operation (0) or fails it (1), stalls or resumes (2; a resumed store
+///   performs what waits, and what waits is performed after every step
+///   unless the store is stalled), or fails its next payload[1] % 4 + 1
+///   operations (3)
 /// - `q` close, `d` transport closed, `w` write failed
 /// - `n` the gateway reconnects: a new machine, same upgrade, same backlog store
 const CONTROLS: &[u8] = b"iotlkhfrupexbqdwn";
@@ -39,6 +44,7 @@ fn config(verifier: crate::policy::TokenVerifier) -> ConnectorConfig {
         max_hellos: 3,
         max_pending_requests: 4,
         replay_window: 2,
+        store_retry: Duration::from_millis(500),
     }
 }
 
@@ -47,11 +53,13 @@ fn config(verifier: crate::policy::TokenVerifier) -> ConnectorConfig {
 /// `CONTROLS`). The machine is created with the fuzzed `Authorization`
 /// header and wall time; a refused token must make `Closed` (4401, the right
 /// reason) its first and only action, an accepted one must vouch for its
-/// gateway id. Then the script runs, the backlog lent whenever the machine
-/// wants it, checking the contract after every action (`Closed` once and
-/// last, valid frames, request bookkeeping, replay window, bounded drains,
-/// deadlines after `handle_timeout`), once with messages whole and once byte
-/// by byte; both runs must produce the same actions.
+/// gateway id. Then the script runs, the store performing what the machine
+/// asks (in order, appends included) after every step unless the script
+/// stalls it, checking the contract after every action (`Closed` once and
+/// last, valid frames, request bookkeeping, the backlog contract — see
+/// `connector_replay` — bounded drains, deadlines after `handle_timeout`),
+/// once with messages whole and once byte by byte; both runs must produce
+/// the same actions.
 pub fn connector_bytes(data: &[u8]) {
     let split = data.iter().position(|&b| b == SEPARATOR).unwrap_or(data.len());
     let (head, rest) = data.split_at(split);
@@ -93,7 +101,7 @@ fn run(head: &[u8], rest: &[u8], chunk: Option<usize>) -> Vec<Action> {
             Step::Bytes(bytes) => d.input(d.now(), bytes),
             Step::Control(control, payload) => apply(&mut d, control, payload),
         }
-        d.lend_backlog_while_wanted();
+        d.serve_store();
     }
     d.finish();
     d.transcript().to_vec()
@@ -143,16 +151,14 @@ fn apply(d: &mut ConnectorDriver, control: u8, payload: &[u8]) {
         }
         b'p' | b'e' => {
             let buffer_id = (byte(payload, 0) % 2 == 1).then(|| text(payload));
-            let live = d.machine.is_live();
-            let outcome = if control == b'p' {
+            if control == b'p' {
                 let source = SessionSource::new(Platform::Telegram, "c1", "dm");
                 let event = MessageEvent::text(source, text(payload));
-                d.command(|m, now| m.push_inbound(now, event, buffer_id))
+                d.push(|m, now| m.push_inbound(now, event, buffer_id));
             } else {
                 let forward = Forward { path: text(payload), body: payload.to_vec(), ..Forward::default() };
-                d.command(|m, now| m.push_forward(now, forward, buffer_id))
-            };
-            d.pushed(outcome, closed, live);
+                d.push(|m, now| m.push_forward(now, forward, buffer_id));
+            }
         }
         b'x' => {
             let idle = d.machine.is_idle();
@@ -165,7 +171,7 @@ fn apply(d: &mut ConnectorDriver, control: u8, payload: &[u8]) {
                 );
             }
         }
-        b'b' => d.lend_backlog(),
+        b'b' => d.store_control(byte(payload, 0), byte(payload, 1)),
         b'n' => d.reconnect(),
         b'q' => {
             let result = d.command(|m, now| m.close(now));
@@ -189,4 +195,63 @@ fn expect_hello_answer(result: Result<(), ConnectorError>, closed: bool, waiting
         _ => Ok(()),
     };
     assert_eq!(result, expected, "answering a hello with {waiting} waiting");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HELLO: &str = "{\"type\":\"hello\",\"platform\":\"telegram\",\"botId\":\"b1\"}\n";
+
+    fn ack(buffer_id: u32) -> Vec<u8> {
+        format!("i{{\"type\":\"inbound_ack\",\"bufferId\":\"{buffer_id}\"}}\n").into_bytes()
+    }
+
+    /// The script after the upgrade: `HELLO` received, then these steps.
+    fn script(steps: &[&[u8]]) -> Vec<u8> {
+        let mut script = HELLO.as_bytes().to_vec();
+        for step in steps {
+            script.push(SEPARATOR);
+            script.extend_from_slice(step);
+        }
+        script
+    }
+
+    /// Three frames wait in the backlog of a window of 2; with the store
+    /// stalled, a push during the replay hands back a frame and asks for a
+    /// read, and the last replayed frame is acknowledged before the store
+    /// resumes: the append must be performed before that read, so the read
+    /// lists it and delivery does not go live with it still waiting (the
+    /// harness's went-live check fails if the driver submits it late).
+    #[test]
+    fn a_frame_handed_back_during_a_stalled_read_is_appended_before_it() {
+        let reconnect_hello = format!("i{HELLO}");
+        let steps = script(&[
+            b"h\x00",
+            b"i{\"type\":\"going_idle\"}\n",
+            b"p\x00one",
+            b"p\x00two",
+            b"p\x00three",
+            b"n",
+            reconnect_hello.as_bytes(),
+            b"h\x00",
+            &ack(1),
+            &ack(2),
+            b"b\x02",
+            b"p\x00four",
+            &ack(3),
+            b"b\x02",
+        ]);
+        let actions = run(b"n", &steps, None);
+        let replayed: Vec<String> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::SendFrame(line) if line.contains("\"bufferId\"") => Some(line.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(replayed.len(), 4, "all four entries replayed on the second connection: {replayed:#?}");
+        assert!(replayed[3].contains("four"), "{}", replayed[3]);
+        connector_bytes(&[b"n".as_slice(), &[SEPARATOR], &steps].concat());
+    }
 }

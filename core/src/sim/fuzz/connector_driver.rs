@@ -1,20 +1,20 @@
 //! A connector machine driven the way its contract asks, with every action
 //! checked as it is polled, plus the application's side: hellos waiting for
-//! an answer, requests waiting for a response, and the backlog store.
+//! an answer, requests waiting for a response, and the backlog store with
+//! what the machine asked of it (`connector_replay.rs` keeps the replay's books).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use super::MAX_ACTIONS_PER_STEP;
-use crate::connector::{
-    Action, Backlog as _, ConnectorConfig, ConnectorError, ConnectorMachine, Event, MemoryBacklog,
-    PushOutcome,
-};
+use super::connector_replay::Replay;
+use super::connector_store::{FuzzStore, Performed, Queued};
+use crate::connector::{Action, ConnectorConfig, ConnectorError, ConnectorMachine, Event, PushOutcome};
 use crate::sim::epoch;
 use crate::wire::{ActionResult, Direction, Frame};
 
-/// Backlog syncs in a row after which `wants_backlog` counts as stuck.
-const MAX_SYNCS: usize = 1_000;
+/// Store operations in one step after which the traffic counts as endless.
+const MAX_STORE_OPS: usize = 10_000;
 
 /// A connector machine, its clock, its application state and the checks.
 #[derive(Debug)]
@@ -27,8 +27,8 @@ pub(super) struct ConnectorDriver {
     epoch: Instant,
     now: Duration,
     chunk: Option<usize>,
-    backlog: MemoryBacklog,
-    window: usize,
+    store: FuzzStore,
+    replay: Replay,
     closed: bool,
     unanswered_hellos: usize,
     handshake_done: bool,
@@ -48,7 +48,7 @@ impl ConnectorDriver {
         chunk: Option<usize>,
     ) -> Self {
         let epoch = epoch();
-        let window = config.replay_window.max(1);
+        let replay = Replay::new(config.replay_window);
         let mut driver = Self {
             machine: ConnectorMachine::new(config.clone(), header, epoch, now_unix),
             config,
@@ -57,8 +57,8 @@ impl ConnectorDriver {
             epoch,
             now: Duration::ZERO,
             chunk,
-            backlog: MemoryBacklog::new(),
-            window,
+            store: FuzzStore::default(),
+            replay,
             closed: false,
             unanswered_hellos: 0,
             handshake_done: false,
@@ -76,6 +76,7 @@ impl ConnectorDriver {
         self.finish();
         let at = self.epoch + self.now;
         self.machine = ConnectorMachine::new(self.config.clone(), self.header.as_deref(), at, self.now_unix);
+        self.replay = Replay::new(self.config.replay_window);
         self.closed = false;
         self.unanswered_hellos = 0;
         self.handshake_done = false;
@@ -164,9 +165,15 @@ impl ConnectorDriver {
         self.now = target;
     }
 
-    /// Checks a push's outcome; a frame handed back goes to the backlog.
-    pub(super) fn pushed(&mut self, outcome: Result<PushOutcome, ConnectorError>, closed: bool, live: bool) {
-        match outcome {
+    /// Runs a push command now and checks its outcome; a frame handed back
+    /// goes to the store before the machine is drained, so the append comes
+    /// ahead of any store request the push made it ask.
+    pub(super) fn push(
+        &mut self,
+        f: impl FnOnce(&mut ConnectorMachine, Instant) -> Result<PushOutcome, ConnectorError>,
+    ) {
+        let (closed, live) = (self.machine.is_closed(), self.machine.is_live());
+        match f(&mut self.machine, self.epoch + self.now) {
             Err(e) => {
                 let expected =
                     if closed { ConnectorError::Closed } else { ConnectorError::HandshakeIncomplete };
@@ -181,29 +188,63 @@ impl ConnectorDriver {
                         assert!(!live, "a push went to the backlog while delivery was live");
                         let key = self.machine.backlog_key().cloned();
                         let key = key.unwrap_or_else(|| panic!("a frame handed back with no backlog key"));
-                        let Ok(_) = self.backlog.append(&key, frame);
+                        self.store.submit(Queued::Append(key, frame));
                     }
                     PushOutcome::Dropped => panic!("an inbound or forward push was dropped"),
                 }
             }
         }
-    }
-
-    /// Lends the backlog store to the machine once.
-    pub(super) fn lend_backlog(&mut self) {
-        let Ok(()) = self.machine.sync_backlog(self.epoch + self.now, &mut self.backlog);
         self.drain();
     }
 
-    /// Lends the backlog as long as the machine wants it (driving contract 4).
-    pub(super) fn lend_backlog_while_wanted(&mut self) {
-        for _ in 0..MAX_SYNCS {
-            if !self.machine.wants_backlog() {
+    /// The script's `b`: by `mode % 4`, the store performs its next
+    /// operation (0), fails it (1), stalls or resumes (2: resuming performs
+    /// everything waiting), or fails the next `count % 4 + 1` operations (3).
+    pub(super) fn store_control(&mut self, mode: u8, count: u8) {
+        match mode % 4 {
+            0 | 1 => self.perform_next(mode % 4 == 1),
+            2 => self.store.stalled = !self.store.stalled,
+            _ => self.store.failures += u32::from(count % 4) + 1,
+        }
+        self.serve_store();
+    }
+
+    /// Unless the store is stalled, performs everything waiting, and what
+    /// the answers make the machine ask (driving contract 4).
+    pub(super) fn serve_store(&mut self) {
+        if !self.store.stalled {
+            self.serve_all();
+        }
+    }
+
+    fn serve_all(&mut self) {
+        for _ in 0..MAX_STORE_OPS {
+            if self.store.is_idle() {
                 return;
             }
-            self.lend_backlog();
+            self.perform_next(false);
         }
-        panic!("the machine still wants the backlog after {MAX_SYNCS} syncs");
+        panic!("the store still has work after {MAX_STORE_OPS} operations in one step");
+    }
+
+    /// The store performs its oldest operation; a read's answer goes to the
+    /// machine, and must be replayed exactly as listed.
+    fn perform_next(&mut self, fail: bool) {
+        let (open, replaying) = (!self.closed, self.machine.is_replaying());
+        match self.store.perform_next(fail) {
+            None | Some(Performed::Append) => {}
+            Some(Performed::Read(listing)) => {
+                self.replay.answering(listing.as_ref().ok(), open, replaying);
+                self.machine.handle_backlog_read(self.epoch + self.now, listing);
+                self.drain();
+                self.replay.answered();
+            }
+            Some(Performed::Removed { key, buffer_ids, failed }) => {
+                let left = self.store.contents.buffer_ids(&key);
+                let gone = buffer_ids.iter().all(|id| !left.contains(id));
+                assert!(gone || failed, "entries {buffer_ids:?} are still in the store after their removal");
+            }
+        }
     }
 
     /// Polls every action, checking each, then the state they leave behind.
@@ -225,7 +266,7 @@ impl ConnectorDriver {
                 self.waiting.len(),
                 "requests waiting for a response"
             );
-            assert!(self.machine.replay_in_flight() <= self.window, "the replay window overflowed");
+            self.replay.check_idle(&self.machine);
         }
     }
 
@@ -235,11 +276,27 @@ impl ConnectorDriver {
             Action::Closed(_) => self.closed = true,
             Action::SendFrame(line) => {
                 let body = line.strip_suffix('\n').unwrap_or_else(|| panic!("a frame without its newline"));
-                if let Err(e) = Frame::decode(body.as_bytes(), Some(Direction::ToGateway)) {
-                    panic!("the connector sent a frame a gateway refuses: {e}");
+                match Frame::decode(body.as_bytes(), Some(Direction::ToGateway)) {
+                    Err(e) => panic!("the connector sent a frame a gateway refuses: {e}"),
+                    Ok(Frame::Inbound(f)) => self.replay.sent(f.buffer_id.as_deref()),
+                    Ok(Frame::PassthroughForward(f)) => self.replay.sent(f.buffer_id.as_deref()),
+                    Ok(_) => {}
                 }
             }
             Action::Deliver(Event::Hello { .. }) => self.unanswered_hellos += 1,
+            Action::Deliver(Event::InboundAck { buffer_id, replayed }) => {
+                self.replay.acked(buffer_id, *replayed)
+            }
+            Action::Deliver(Event::StoreFailed(_)) => self.replay.read_failed(),
+            Action::Deliver(Event::Live) => {
+                let left = self.machine.backlog_key().map(|key| self.store.contents.buffer_ids(key));
+                self.replay.went_live(&left.unwrap_or_default(), self.store.has_append_waiting());
+            }
+            Action::Store(request) => {
+                let key = self.machine.backlog_key();
+                self.replay.asked(request, key);
+                self.store.submit(Queued::Request(request.clone()));
+            }
             Action::Deliver(Event::Request { request_id, identity, .. }) => {
                 assert!(
                     self.machine.identities().contains(identity),
@@ -252,15 +309,16 @@ impl ConnectorDriver {
         }
     }
 
-    /// Ends the connection if it is still open, then lends the backlog for
-    /// the last removals.
+    /// Ends the connection if it is still open, then lets the store perform
+    /// everything waiting: every read gets its answer (a closed machine
+    /// ignores it), every removal is performed.
     pub(super) fn finish(&mut self) {
         if !self.closed {
             self.machine.handle_transport_closed(self.epoch + self.now, None);
             self.drain();
         }
         assert!(self.closed, "the machine never reported Closed");
-        self.lend_backlog_while_wanted();
-        assert!(!self.machine.wants_backlog(), "a closed machine keeps wanting the backlog");
+        self.serve_all();
+        assert!(!self.machine.is_reading_backlog(), "a closed machine still reads the backlog");
     }
 }

@@ -18,6 +18,8 @@
 mod codec;
 mod connector;
 mod connector_driver;
+mod connector_replay;
+mod connector_store;
 mod driver;
 mod frames;
 mod gateway;

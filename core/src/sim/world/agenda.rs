@@ -47,8 +47,10 @@ pub(crate) enum Task {
     Push { chat: usize },
     /// The connector process is back after a restart.
     ConnectorUp { incarnation: u32 },
-    /// The backlog store is ready to serve `conn`'s `sync_backlog`.
-    Sync { conn: ConnId, incarnation: u32 },
+    /// The backlog store finished the operation at the head of its queue.
+    StoreDone { incarnation: u32 },
+    /// The process dies now, amid store traffic (an armed crash).
+    CrashDue { incarnation: u32 },
     /// A write on `conn` failed at the connector end.
     ConnectorWriteFailed { conn: ConnId, incarnation: u32 },
 }

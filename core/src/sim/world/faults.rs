@@ -26,8 +26,13 @@ pub(crate) enum Fault {
     DropAfter { sends: u32, kind: DropKind },
     /// The connector process dies (all connections drop; with `vanish` its
     /// host disappears without a reset) and refuses dials for `down_for`.
-    /// Its backlog stands for a durable store and survives.
+    /// Its backlog store is durable and survives; what it was still doing
+    /// for the process (operations in flight) may or may not have happened.
     Restart { down_for: Duration, vanish: bool },
+    /// Like `Restart`, but the process dies with store operations in flight:
+    /// right after it submits its `after_ops`-th next one (the crash waits
+    /// for that, until the active period ends).
+    RestartMidStore { after_ops: u32, down_for: Duration, vanish: bool },
     /// The connector refuses the next `count` upgrade tokens (`unauthorized`),
     /// as during a botched secret rotation.
     RejectTokens { count: u32 },
@@ -70,9 +75,26 @@ pub(crate) struct Plan {
     /// When the gateway application issues a request.
     pub(crate) requests: Vec<Duration>,
     pub(crate) faults: Vec<(Duration, Fault)>,
-    /// How long the durable store takes to serve a `sync_backlog` (zero:
-    /// synchronously, right after the input that wanted it).
-    pub(crate) store_delay: Duration,
+    pub(crate) store: StorePlan,
+}
+
+/// The character of the backlog store, an I/O boundary of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StorePlan {
+    /// How long each operation takes.
+    pub(crate) latency: StoreLatency,
+    /// Chance, in thousandths, that an operation (append, read or removal) fails.
+    pub(crate) fail_per_mille: u32,
+}
+
+/// How long the store takes per operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreLatency {
+    /// Each operation is performed as soon as the driver has drained the
+    /// machine that asked (a store in memory, as `serve_request` serves it).
+    Inline,
+    /// Each operation takes a seeded time up to this, one after the other.
+    UpTo(Duration),
 }
 
 fn millis(rng: &mut ChaCha8Rng, lo: u64, hi: u64) -> Duration {
@@ -137,7 +159,7 @@ impl Plan {
         for _ in 0..count {
             let at = millis(&mut rng, 500, active_ms);
             let fault = loop {
-                match rng.random_range(0..71) {
+                match rng.random_range(0..75) {
                     0..=23 => break Fault::Drop(drop_kind(&mut rng)),
                     24..=33 => {
                         let sends = rng.random_range(1..=30);
@@ -180,26 +202,20 @@ impl Plan {
                         break Fault::Revoke;
                     }
                     69..=70 => break Fault::RefuseIdentity { count: rng.random_range(1..=2) },
+                    71..=74 => {
+                        let after_ops = rng.random_range(1..=12);
+                        let down_for = millis(&mut rng, 50, 20_000);
+                        break Fault::RestartMidStore { after_ops, down_for, vanish: rng.random_bool(0.25) };
+                    }
                     _ => {}
                 }
             };
             faults.push((at, fault));
         }
         faults.sort_by_key(|(at, _)| *at);
-        let store_delay = if rng.random_bool(0.5) { Duration::ZERO } else { millis(&mut rng, 1, 50) };
+        let store = StorePlan::draw(&mut rng);
 
-        Self {
-            auth,
-            identities,
-            chats,
-            replay_window,
-            net,
-            active_for,
-            events,
-            requests,
-            faults,
-            store_delay,
-        }
+        Self { auth, identities, chats, replay_window, net, active_for, events, requests, faults, store }
     }
 
     /// A few lines describing the plan, for a failing seed's report.
@@ -208,14 +224,15 @@ impl Plan {
         let identities: Vec<String> = self.identities.iter().map(ToString::to_string).collect();
         let _ = writeln!(
             out,
-            "  auth {}, identities [{}], replay window {}, latency {:?} + up to {:?}, split {}‰, store {:?}, active {:.1}s",
+            "  auth {}, identities [{}], replay window {}, latency {:?} + up to {:?}, split {}‰, store {:?} failing {}‰, active {:.1}s",
             if self.auth { "on" } else { "off" },
             identities.join(", "),
             self.replay_window,
             self.net.base_latency,
             self.net.jitter,
             self.net.split_per_mille,
-            self.store_delay,
+            self.store.latency,
+            self.store.fail_per_mille,
             self.active_for.as_secs_f64(),
         );
         let _ = writeln!(out, "  {} platform events, {} requests", self.events.len(), self.requests.len());
@@ -223,6 +240,23 @@ impl Plan {
             let _ = writeln!(out, "  {:>10.3}s fault {fault:?}", at.as_secs_f64());
         }
         out
+    }
+}
+
+impl StorePlan {
+    /// Mostly a store that takes up to 20 ms per operation; now and then one
+    /// that takes none, an inline one, or a slow remote one (up to 300 ms:
+    /// acks and pushes then often come while a read is out). Half the seeds
+    /// never fail an operation, the rest fail up to 4 % of them.
+    fn draw(rng: &mut ChaCha8Rng) -> Self {
+        let latency = match rng.random_range(0..20) {
+            0..=2 => StoreLatency::Inline,
+            3..=4 => StoreLatency::UpTo(Duration::ZERO),
+            5..=16 => StoreLatency::UpTo(millis(rng, 1, 20)),
+            _ => StoreLatency::UpTo(millis(rng, 50, 300)),
+        };
+        let fail_per_mille = if rng.random_bool(0.5) { 0 } else { rng.random_range(1..=40) };
+        Self { latency, fail_per_mille }
     }
 }
 
@@ -251,5 +285,22 @@ mod tests {
             assert!(plan.auth || !plan.faults.iter().any(|(_, f)| auth_episode(f)), "seed {seed}");
             assert!(plan.faults.iter().filter(|(_, f)| *f == Fault::Revoke).count() <= 1);
         }
+    }
+
+    #[test]
+    fn stores_of_every_character_are_drawn() {
+        let stores: Vec<StorePlan> = (0..200).map(|seed| Plan::draw(seed).store).collect();
+        let has = |f: &dyn Fn(&StorePlan) -> bool| stores.iter().any(f);
+        assert!(has(&|s| s.latency == StoreLatency::Inline));
+        assert!(has(&|s| s.latency == StoreLatency::UpTo(Duration::ZERO)));
+        assert!(has(
+            &|s| matches!(s.latency, StoreLatency::UpTo(max) if max > Duration::ZERO && max <= Duration::from_millis(20))
+        ));
+        assert!(has(&|s| matches!(s.latency, StoreLatency::UpTo(max) if max >= Duration::from_millis(50))));
+        assert!(has(&|s| s.fail_per_mille == 0) && has(&|s| s.fail_per_mille > 0));
+        assert!(stores.iter().all(|s| s.fail_per_mille <= 40));
+        let mid_store =
+            |seed| Plan::draw(seed).faults.iter().any(|(_, f)| matches!(f, Fault::RestartMidStore { .. }));
+        assert!((0..200).any(mid_store), "crashes amid store traffic are planned");
     }
 }

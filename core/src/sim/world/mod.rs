@@ -6,7 +6,7 @@
 //! policy, against the real [`ConnectorMachine`](crate::connector::ConnectorMachine)
 //! (a fresh one per accepted upgrade, all sharing one backlog store that
 //! outlives connections and restarts), with an application on each side,
-//! over a simulated network on simulated time. Nothing reads a clock or an
+//! over a simulated network, and a simulated store, on simulated time. Nothing reads a clock or an
 //! unseeded generator, and every collection iterated is ordered, so a seed
 //! replays the same run, step for step.
 //!
@@ -19,15 +19,19 @@
 //! the middle of a message, black-holed (only keepalive and handshake timers
 //! notice), or after a given number of messages; failed writes after a
 //! reset; connector restarts (every connection dropped, dials refused for a
-//! while, the backlog kept); 4401 episodes (tokens refused for some dials,
+//! while, the store's contents kept), some timed to hit store operations in
+//! flight; 4401 episodes (tokens refused for some dials,
 //! clock skew making them `expired`, revocation for good); the gateway
 //! application going idle (`go_idle` or an orderly `shutdown`), closing —
 //! sometimes right behind its last ack — and sleeping behind a redial hold
 //! before the dormant re-dial; hellos answered late, some after the
 //! handshake timeout; slow and refused (`success: false`) results, some
 //! slower than the request timeout; custody delays before acks; a backlog
-//! store that answers `sync_backlog` late (so a machine may close before its
-//! acks are applied).
+//! store with its own latency per operation (none, inline, up to 20 ms, or
+//! up to 300 ms), performing operations in the order submitted, failing some
+//! of them (appends, reads, removals), so that a machine may close before
+//! its removals are performed, and a crash may lose appends in flight or
+//! apply them unannounced (see `connector_side`).
 //!
 //! The traffic: requests (some before the handshake, some during a
 //! shutdown), interrupts both ways (the gateway's may precede the
@@ -43,18 +47,25 @@
 //!   never one the connector received; a result is the one the connector
 //!   application answered;
 //! - an event (or forward) pushed live arrives at most once on the wire, on
-//!   its own connection; a buffered one (appended to the backlog) carries
-//!   its `bufferId`; the application gets each at most once after dedupe,
-//!   and within a chat in push order; nothing goes out live after
-//!   `going_idle_ack`;
+//!   its own connection; one the store wrote carries the `bufferId` it was
+//!   written as, and one it never wrote never arrives; the application gets
+//!   each at most once after dedupe, and within a chat in push order;
+//!   nothing goes out live after `going_idle_ack`; a push is reported
+//!   buffered only once its append completed, and an entry is removed from
+//!   the store only after the application got it;
 //! - on each connection, each way, what the receiving application gets is
 //!   an in-order prefix of what the sending machine sent (a drop only cuts
 //!   the tail);
 //! - the backlog: replayed at most once per connection, at most the window
-//!   unacked, acks only for frames replayed on that connection, acked entries
-//!   gone after the next `sync_backlog`, which then wants nothing more, and
-//!   a machine goes live only with the backlog empty; the gateway acks only
-//!   after custody;
+//!   unacked, acks only for frames replayed on that connection; one read
+//!   out at a time, starting after the last entry replayed, for no more
+//!   than the window's room, answered or the machine gone, a failed one
+//!   retried no sooner than `store_retry`; every ack followed by the
+//!   removal of exactly that entry, gone from the store once performed; a
+//!   replay never waits with nothing in flight and no read or retry under
+//!   way; a machine goes live only when the store holds nothing but entries
+//!   acknowledged on its connection and no frame it handed back is still
+//!   waiting to be appended; the gateway acks only after custody;
 //! - the reconnect policy: no dial while another is in flight (asked
 //!   meanwhile it says so, and the driver's view and the policy's agree);
 //!   the 4401 rules of PROTOCOL §8 (a first strike after a handshake
@@ -73,9 +84,12 @@
 //! At the end, after a quiet period with the network healthy, the connector
 //! up and the gateway awake: every request settled, and — unless the
 //! gateway stopped for good — the gateway connected on a working link its
-//! connector serves live, the backlog empty and every buffered event and
-//! forward delivered to the application exactly once. A gateway that
-//! stopped for good must leave each undelivered buffered one in the backlog,
+//! connector serves live, the store idle and holding nothing but stranded
+//! entries (acknowledged, their removal failed), every append answered, and
+//! every event and forward reported buffered, or written by the store,
+//! delivered to the application exactly once (one in doubt whose append a
+//! crash lost may stay lost; a failed one never arrives). A gateway that
+//! stopped for good must leave each such undelivered one in the backlog,
 //! and a revoked secret must have stopped it.
 //!
 //! # Reproducing a seed
@@ -89,8 +103,9 @@
 //! # Layout
 //!
 //! `run.rs` steps the world; `network.rs` is the link model; `faults.rs`
-//! draws the plan; `gateway_side/` and `connector_side/` are the two
-//! applications and their drivers; `invariants/` keeps the books;
+//! draws the plan (the store's character included); `gateway_side/` and
+//! `connector_side/` are the two applications and their drivers (the store
+//! model is `connector_side/store.rs`); `invariants/` keeps the books;
 //! `agenda.rs` orders scheduled work; `transcript.rs` keeps the history;
 //! `report.rs` is what a run gives back.
 

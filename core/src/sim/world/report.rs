@@ -12,12 +12,16 @@ pub enum Sabotage {
     /// None: the real machines, driven correctly.
     #[default]
     None,
-    /// The connector application forgets to append the first frame a
-    /// machine hands back (`AppendToBacklog`): a buffered event is lost.
+    /// The connector application reports its first append buffered but
+    /// never writes it: a buffered event is lost.
     DropOneAppend,
     /// The backlog store hides one entry from one replay listing, so that
     /// replay skips it.
     SkipOneReplay,
+    /// The connector application reports each push buffered as soon as its
+    /// append is submitted, not when the store completed it, and the first
+    /// append then fails: an event reported buffered is lost.
+    ReportBufferedBeforeDurable,
 }
 
 /// How to run a seed.

@@ -61,7 +61,7 @@ impl World {
             seed,
             net: Network::new(plan.net.clone(), seed ^ NET_STREAM),
             gw: GatewaySide::new(&plan, seed, epoch),
-            cn: ConnectorSide::new(&plan, options.sabotage),
+            cn: ConnectorSide::new(&plan, seed, options.sabotage),
             plan,
             epoch,
             now: epoch,
@@ -197,7 +197,8 @@ impl World {
             }
             Task::Push { chat } => cn.push(cx, chat),
             Task::ConnectorUp { incarnation } => cn.on_up(cx, incarnation),
-            Task::Sync { conn, incarnation } => cn.on_sync(cx, conn, incarnation),
+            Task::StoreDone { incarnation } => cn.on_store_done(cx, incarnation),
+            Task::CrashDue { incarnation } => cn.on_crash_due(cx, incarnation),
             Task::ConnectorWriteFailed { conn, incarnation } => cn.on_write_failed(cx, conn, incarnation),
         }
     }
@@ -224,6 +225,9 @@ impl World {
                 }
             }
             Fault::Restart { down_for, vanish } => cn.crash(cx, down_for, vanish),
+            Fault::RestartMidStore { after_ops, down_for, vanish } => {
+                cn.arm_crash(after_ops, down_for, vanish)
+            }
             Fault::RejectTokens { count } => cn.reject_tokens(count),
             Fault::RefuseIdentity { count } => cn.refuse_hellos(count),
             Fault::ExpireTokens { lasting } => cn.expire_tokens(cx.now + lasting),
@@ -258,13 +262,15 @@ impl World {
     }
 
     /// The gateway is up on a working link that the connector serves live,
-    /// and nothing is left: no backlog, no custody pending, no request open.
+    /// and nothing is left: no store operation pending, nothing in the
+    /// backlog but stranded entries (acknowledged, their removal failed), no
+    /// custody pending, no request open.
     fn converged(&self) -> bool {
         let Some(conn) = self.gw.connection() else { return false };
         self.gw.is_settled()
             && self.net.is_healthy(conn)
             && self.cn.newest_live() == Some(conn)
-            && self.cn.backlog_len() == 0
+            && self.cn.backlog_settled()
             && self.ledger.unsettled_requests() == 0
     }
 

@@ -100,6 +100,9 @@ pub(crate) async fn play<R: Runtime>(rt: R, report: &Reporter) -> Result<(), Dem
         _ => None,
     })
     .await?;
+    // The (empty) backlog is read first; pushes go out live after that.
+    wait_server(&rt, &mut seen, |e| matches!(e, ServerEvent::Live { conn: c } if *c == conn).then_some(()))
+        .await?;
 
     // Inbound messages, their session keys, replies and an edit.
     let mut discord = SessionSource::new(Platform::Discord, "chan-42", "group");
@@ -214,7 +217,7 @@ pub(crate) async fn play<R: Runtime>(rt: R, report: &Reporter) -> Result<(), Dem
     report.stage(
         "idle",
         "gateway asleep; connector buffers",
-        json!({ "buffered": server.backlog_len(&key) }),
+        json!({ "buffered": backlog_len(&server, &key).await? }),
     );
     server.close(conn).await.map_err(|e| format!("close: {e}"))?;
     wait_event(&rt, &mut events, |e| {
@@ -237,11 +240,17 @@ pub(crate) async fn play<R: Runtime>(rt: R, report: &Reporter) -> Result<(), Dem
         client.ack(&buffer_id).await.map_err(|e| e.to_string())?;
         tally.replayed += 1;
     }
-    wait_until(&rt, || server.backlog_len(&key) == 0).await?;
+    let deadline = rt.now() + STEP_LIMIT;
+    while backlog_len(&server, &key).await? > 0 {
+        if rt.now() >= deadline {
+            return Err("timed out waiting for the backlog to drain".into());
+        }
+        rt.sleep_until(rt.now() + Duration::from_millis(10)).await;
+    }
     report.stage(
         "reconnect",
         "backlog replayed in order, acknowledged, no duplicates",
-        json!({ "replayed": replayed.values().cloned().collect::<Vec<_>>(), "backlog_left": server.backlog_len(&key) }),
+        json!({ "replayed": replayed.values().cloned().collect::<Vec<_>>(), "backlog_left": 0 }),
     );
 
     client.close().await;
@@ -323,13 +332,6 @@ async fn wait_stream<T, E, R: Runtime>(
     }
 }
 
-async fn wait_until<R: Runtime>(rt: &R, mut done: impl FnMut() -> bool) -> Result<(), DemoError> {
-    let deadline = rt.now() + STEP_LIMIT;
-    while !done() {
-        if rt.now() >= deadline {
-            return Err("timed out waiting for the backlog to drain".into());
-        }
-        rt.sleep_until(rt.now() + Duration::from_millis(10)).await;
-    }
-    Ok(())
+async fn backlog_len(server: &ServerHandle, key: &BacklogKey) -> Result<usize, DemoError> {
+    server.backlog_len(key).await.map_err(|e| DemoError::from(format!("backlog: {e}")))
 }

@@ -17,8 +17,9 @@ use relay_core::adapter::ReplyRouter;
 use relay_driver::{Client, ClientEvent, ConnectionEvent, Events};
 use tokio::task::JoinSet;
 
-use self::input::{Command, Input};
+use self::input::Command;
 use crate::lines::{self, JsonObject, LineSink};
+use crate::stdin_lines::{self, Input};
 use crate::stdio::Failure;
 
 /// Commands running at once before stdin is read no further.
@@ -135,7 +136,7 @@ impl Session {
                 return self.end(events, Some(stopped)).await;
             }
         }
-        let mut stdin = input::spawn_reader();
+        let mut stdin = stdin_lines::spawn_reader();
         let mut stdin_open = true;
         // Set at end of input: in-flight commands settle by then.
         let mut settle_by = None;

@@ -1,7 +1,8 @@
 //! One task per gateway connection: answers its hellos in order and its
-//! requests, and starts the script once the handshake is done (once per
-//! gateway: a gateway that reconnects does not get it again). The event
-//! loop hands it jobs and never waits on a connection itself.
+//! requests, and starts the script once the handshake is done and the
+//! gateway's backlog replayed, so that it goes out live (once per gateway: a
+//! gateway that reconnects does not get it again). The event loop hands it
+//! jobs and never waits on a connection itself.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,6 +24,8 @@ pub(crate) enum Job {
     Hello(Identity),
     /// Answer a request.
     Respond { request_id: String, result: ActionResult },
+    /// The gateway's backlog is replayed: pushes go out live now.
+    Live,
 }
 
 /// What every connection task shares.
@@ -63,24 +66,16 @@ async fn run(
     gateway_id: Option<String>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
 ) {
-    let mut handshake_done = false;
+    let mut first_identity = None;
     let mut script = None;
     while let Some(job) = jobs.recv().await {
         let (outcome, request_id) = match job {
             Job::Hello(identity) => match setup.descriptors.answer(&identity.platform) {
                 Answer::Descriptor(descriptor) => {
                     let outcome = setup.handle.answer_hello(conn, *descriptor).await;
-                    if outcome.is_ok() && !handshake_done {
-                        // The first descriptor completed the handshake: pushes may start.
-                        handshake_done = true;
-                        let key = gateway_key(gateway_id.as_deref(), &identity);
-                        let first_time =
-                            setup.played.lock().unwrap_or_else(PoisonError::into_inner).insert(key);
-                        if first_time && !setup.script.is_empty() {
-                            let steps = setup.script.clone();
-                            let play = script::play(setup.handle.clone(), conn, steps, setup.out.clone());
-                            script = Some(tokio::spawn(play));
-                        }
+                    if outcome.is_ok() && first_identity.is_none() {
+                        // The first descriptor completed the handshake.
+                        first_identity = Some(identity);
                     }
                     (outcome, None)
                 }
@@ -88,6 +83,17 @@ async fn run(
             },
             Job::Respond { request_id, result } => {
                 (setup.handle.respond(conn, &request_id, result).await, Some(request_id))
+            }
+            Job::Live => {
+                let Some(identity) = &first_identity else { continue };
+                let key = gateway_key(gateway_id.as_deref(), identity);
+                let first_time = setup.played.lock().unwrap_or_else(PoisonError::into_inner).insert(key);
+                if first_time && !setup.script.is_empty() && script.is_none() {
+                    let steps = setup.script.clone();
+                    let play = script::play(setup.handle.clone(), conn, steps, setup.out.clone());
+                    script = Some(tokio::spawn(play));
+                }
+                continue;
             }
         };
         match outcome {

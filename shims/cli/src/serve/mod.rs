@@ -2,16 +2,19 @@
 //!
 //! Accepts gateways on `ws://<addr>/relay`, answers every hello with a
 //! descriptor and every request per `--reply`, pushes the `--script` to each
-//! gateway after its handshake, and prints one JSON line per notable event
-//! (formats in CLI.md). Runs until SIGINT or SIGTERM, then closes every
-//! connection (close 1000) and exits 0.
+//! gateway after its handshake, pushes what stdin asks to any gateway
+//! (buffered in `--store` while it is away), and prints one JSON line per
+//! notable event (formats in CLI.md). Runs until SIGINT or SIGTERM, then
+//! closes every connection (close 1000) and exits 0.
 
 mod conn;
 mod descriptors;
 mod output;
+mod pushes;
 mod record;
 mod replies;
 mod script;
+mod store;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -24,6 +27,7 @@ use std::time::Duration;
 use relay_core::connector::ConnectorConfig;
 use relay_core::policy::{Secret, TokenVerifier};
 use relay_driver::{ConnId, ServerConfig, ServerEvent, ServerEvents};
+use relay_store::StoreOptions;
 use tokio::sync::mpsc::UnboundedSender;
 
 use self::conn::{Job, Setup};
@@ -49,8 +53,13 @@ pub(crate) const EXAMPLES: &str = r#"Examples:
       where pushes.jsonl holds lines such as
       {"type":"inbound","event":{"text":"hi","source":{"platform":"discord","chat_id":"c1"}}}
       {"sleep_ms":100}
+  relay serve --listen 127.0.0.1:0 --store backlog.redb
+      then, on stdin, a push for a gateway (live if it is connected and live,
+      else buffered durably and replayed on its next handshake):
+      {"to":{"platform":"telegram","botId":"b1"},"frame":{"type":"inbound","event":{"text":"hi","source":{"platform":"telegram","chat_id":"c1"}}}}
+      {"event":"pushed","line":1,"to":{"botId":"b1","platform":"telegram"},"type":"inbound","delivery":"buffered","bufferId":"1"}
 
-Runs until SIGINT or SIGTERM (then closes every connection and exits 0)."#;
+Runs until SIGINT or SIGTERM (then closes every connection and exits 0); the end of stdin does not stop it."#;
 
 /// Arguments of `relay serve`.
 #[derive(Debug, clap::Args)]
@@ -83,6 +92,13 @@ pub(crate) struct Args {
     /// How to answer requests.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = Reply::Echo)]
     reply: Reply,
+    /// Keep buffered frames in this file (created when missing), so they
+    /// survive a restart or a crash [default: in memory, lost on exit].
+    #[arg(long, value_name = "PATH")]
+    store: Option<PathBuf>,
+    /// Entries one gateway's backlog may hold; a push beyond it fails.
+    #[arg(long, value_name = "N", default_value_t = StoreOptions::default().max_entries_per_gateway)]
+    max_backlog: usize,
 }
 
 /// Everything `serve` needs once it runs.
@@ -94,6 +110,7 @@ struct Plan {
     script: Vec<script::Step>,
     record: Option<File>,
     reply: Reply,
+    store: store::Opened,
 }
 
 /// Checks the arguments, then serves until a signal arrives.
@@ -142,7 +159,10 @@ fn plan(args: Args) -> Result<Plan, Failure> {
         let verifier = TokenVerifier::new(secrets).with_max_lifetime(args.max_token_lifetime);
         config.connector = ConnectorConfig::with_verifier(verifier);
     }
-    Ok(Plan { addr, config, descriptors, script, record, reply: args.reply })
+    let options = StoreOptions { max_entries_per_gateway: args.max_backlog, ..StoreOptions::default() };
+    let store = store::open(args.store.as_deref(), options)?;
+    config.store = Some(store.handle.clone());
+    Ok(Plan { addr, config, descriptors, script, record, reply: args.reply, store })
 }
 
 async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
@@ -169,7 +189,10 @@ async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
         reply: plan.reply,
         conns: BTreeMap::new(),
     };
-    out.json(JsonObject::new().field("event", "listening").field("url", &handle.url())).await?;
+    let listening = JsonObject::new().field("event", "listening").field("url", &handle.url());
+    out.json(listening.field("store", plan.store.kind)).await?;
+    let mut stdin_pushes = tokio::spawn(pushes::run(handle.clone(), out.clone()));
+    let mut stdin_done = false;
     let outcome = loop {
         tokio::select! {
             event = events.next() => match event {
@@ -181,8 +204,16 @@ async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
                 None => break Ok(()),
             },
             () = &mut stop => break Ok(()),
+            // The end of stdin does not stop `serve`; only a failure does.
+            ended = &mut stdin_pushes, if !stdin_done => {
+                stdin_done = true;
+                if let Ok(Err(failure)) = ended {
+                    break Err(failure);
+                }
+            }
         }
     };
+    stdin_pushes.abort();
     if outcome.is_ok() {
         // Close every connection and report how each ended, within the grace period.
         let closing = close_all(&mut state, &mut events);
@@ -234,6 +265,7 @@ impl State {
                 return Ok(());
             }
             ServerEvent::Hello { conn, identity, .. } => (conn, Job::Hello(identity)),
+            ServerEvent::Live { conn } => (conn, Job::Live),
             ServerEvent::Request { conn, request_id, action, .. } => match self.reply.answer(&action) {
                 Some(result) => (conn, Job::Respond { request_id, result }),
                 None => return Ok(()),

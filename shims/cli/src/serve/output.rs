@@ -34,6 +34,7 @@ pub(crate) fn event_lines(event: &ServerEvent) -> Vec<JsonObject> {
         }
         ServerEvent::GoingIdle { conn } => head("going_idle", *conn),
         ServerEvent::Live { conn } => head("live", *conn),
+        ServerEvent::StoreFailed { conn, error } => head("store_failed", *conn).field("error", error),
         ServerEvent::Diagnostic { conn, diagnostic } => head("diagnostic", *conn)
             .field("kind", diagnostic.kind.as_str())
             .field("line", &diagnostic.line)

@@ -35,7 +35,7 @@ pub(crate) enum Push {
 }
 
 impl Push {
-    fn frame_type(&self) -> &'static str {
+    pub(crate) fn frame_type(&self) -> &'static str {
         match self {
             Self::Inbound(_) => "inbound",
             Self::Forward(_) => "passthrough_forward",
@@ -93,13 +93,18 @@ fn parse_step(line: u64, bytes: &[u8]) -> Result<Step, String> {
             _ => Err("`sleep_ms` is not a whole number of milliseconds".to_owned()),
         };
     }
-    let push = match Frame::decode(bytes, Some(Direction::ToGateway)).map_err(|e| e.to_string())? {
+    Ok(Step::Push { line, push: parse_push(bytes)? })
+}
+
+/// An `inbound`, `passthrough_forward` or `interrupt_inbound` frame, read as
+/// `relay decode --direction to-gateway` would (its own `bufferId` ignored).
+pub(crate) fn parse_push(bytes: &[u8]) -> Result<Push, String> {
+    Ok(match Frame::decode(bytes, Some(Direction::ToGateway)).map_err(|e| e.to_string())? {
         Frame::Inbound(f) => Push::Inbound(Box::new(f.event)),
         Frame::PassthroughForward(f) => Push::Forward(Box::new(f.forward)),
         Frame::InterruptInbound(f) => Push::Interrupt { session_key: f.session_key, chat_id: f.chat_id },
         other => return Err(format!("relay serve cannot push `{}` frames", other.frame_type().as_str())),
-    };
-    Ok(Step::Push { line, push })
+    })
 }
 
 /// Plays `steps` on connection `conn`, printing a `pushed` or `push_failed`

@@ -47,16 +47,31 @@ impl ConnectorSide {
             Event::InboundAck { buffer_id, replayed } => {
                 cx.ledger.stream_received(conn, Dir::ToConnector, &stream_item("ack", &buffer_id, None));
                 assert!(replayed, "connector {conn}: inbound_ack {buffer_id} names no frame replayed on it");
-                c.acked.push(buffer_id);
+                c.acked.insert(buffer_id.clone());
+                c.awaiting_removal.push(buffer_id);
             }
             Event::GoingIdle => cx.note(Side::Connector, format!("{conn} gateway went idle: buffering")),
             Event::Live => {
                 cx.note(Side::Connector, format!("{conn} live"));
-                let left = self.store.inner.buffer_ids(&self.key);
+                // Entries acknowledged here may still wait for their removal
+                // (queued behind the last read, or failed); nothing else may.
+                let left: Vec<String> =
+                    self.store.buffer_ids().into_iter().filter(|id| !c.acked.contains(id)).collect();
                 assert!(
                     left.is_empty(),
                     "connector {conn} went live with entries left in the backlog: {left:?}"
                 );
+                // Its last read was asked after every frame it handed back
+                // was submitted, so all of those are written (or failed).
+                let pending = self.store.appends_pending_via(conn);
+                assert_eq!(
+                    pending, 0,
+                    "connector {conn} went live with {pending} appends it handed back still pending in the store"
+                );
+            }
+            Event::StoreFailed(failure) => {
+                cx.note(Side::Connector, format!("{conn} backlog read failed ({failure}); retried later"));
+                c.retry_at = Some(cx.now + self.store_retry);
             }
             other => panic!("connector application on {conn} got an unexpected event: {other:?}"),
         }

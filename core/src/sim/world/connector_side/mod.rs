@@ -1,30 +1,63 @@
-//! The connector end: its application and the driver around it.
+//! The connector end: its application, the driver around it, and the
+//! backlog store it drives.
 //!
-//! The driver follows the connector contract: a fresh `ConnectorMachine`
-//! per accepted upgrade (with the upgrade's `Authorization` header), drained
-//! after every call, and `sync_backlog` lent the one shared store whenever
-//! `wants_backlog` says so. The store is a `MemoryBacklog` standing for a
-//! durable one: it survives connections and restarts. The application
+//! # The driver
+//!
+//! It follows the connector contract: a fresh `ConnectorMachine` per
+//! accepted upgrade (with the upgrade's `Authorization` header), drained
+//! after every call. Every `Action::Store` the machine emits is submitted to
+//! the store as it is polled, and every frame a push hands back
+//! (`AppendToBacklog`) is submitted before the machine is drained again, so
+//! the append always precedes the store requests that follow the push. A
+//! read's answer goes back through `handle_backlog_read` to the machine that
+//! asked, if it is still open; a removal needs no answer. The application
 //! answers hellos with descriptors, answers requests (sometimes slowly,
 //! sometimes `success: false`), and turns platform events into pushes:
 //! through the newest connection when it is ready (sent live, or appended
-//! when the machine hands the frame back), straight into the backlog when
-//! no connection can take it.
+//! when the machine hands the frame back), straight to the store when no
+//! connection can take it.
 //!
-//! - this file: the state, faults, accepting dials, the network's
-//!   deliveries, the machines' actions and the backlog syncs;
+//! # The store
+//!
+//! The store is an I/O boundary of its own (`store.rs`): durable contents
+//! behind one queue, whose operations are performed one at a time in the
+//! order submitted, each after a seeded latency (or inline, as soon as the
+//! driver has drained the machine that asked), each failing now and then.
+//! What a failure means:
+//! - a failed append writes nothing, and the producer is told its push
+//!   failed; a push is told *buffered* only when its append completed (the
+//!   durability point), never when it is submitted;
+//! - a failed read is reported to the machine, which asks again after
+//!   `store_retry`;
+//! - a failed removal leaves the entry *stranded*: acknowledged, yet
+//!   replayed again on a later connection (at-least-once; the gateway's
+//!   dedupe absorbs the repeat).
+//!
+//! A crash loses everything in memory but the store's contents: machines,
+//! the driver's state, and the store's queue, of which the store may have
+//! applied a seeded prefix. A push whose append was in flight is then *in
+//! doubt*: nobody told its producer anything, and it is delivered once or
+//! never. A new process starts on the same contents.
+//!
+//! # Files
+//!
+//! - this file: the state, the per-step checks, the faults;
+//! - `driver.rs`: accepting dials, the network's deliveries, timeouts and
+//!   the machines' actions;
+//! - `store_traffic.rs`: what goes to the store and what comes back;
+//! - `store.rs`: the store itself;
 //! - `app.rs`: answering hellos and requests, taking what the gateway sends;
 //! - `pushes.rs`: platform events, forwards and interrupts;
-//! - `auth.rs`: who is let in (4401 episodes);
-//! - `store.rs`: the durable backlog store.
+//! - `auth.rs`: who is let in (4401 episodes).
 
 mod app;
 mod auth;
+mod driver;
 mod pushes;
 mod store;
+mod store_traffic;
 
-use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use self::auth::Auth;
@@ -32,10 +65,10 @@ use self::store::Store;
 use super::agenda::Task;
 use super::faults::{Chat, Plan};
 use super::invariants::ConnectorContract;
-use super::network::{Arrival, ConnId, DropKind, End, Msg, SendOutcome};
-use super::transcript::{Side, short};
+use super::network::{ConnId, DropKind, End};
+use super::transcript::Side;
 use super::{Ctx, GATEWAY_ID, GATEWAY_SECRET, Sabotage};
-use crate::connector::{Action, BacklogKey, ConnectorConfig, ConnectorMachine, MemoryBacklog};
+use crate::connector::{BacklogKey, ConnectorConfig, ConnectorMachine};
 
 #[derive(Debug)]
 struct Connection {
@@ -47,10 +80,43 @@ struct Connection {
     last_heard: Instant,
     /// Hello answers keep arrival order.
     last_answer: Instant,
-    /// Buffer ids this machine reported acknowledged since its last sync.
-    acked: Vec<String>,
-    /// A deferred `sync_backlog` is scheduled.
-    sync_scheduled: bool,
+    /// Buffer ids the gateway acknowledged on this connection.
+    acked: BTreeSet<String>,
+    /// Acknowledged during the current drain; the machine's removal must follow.
+    awaiting_removal: Vec<String>,
+    /// The last entry replayed on this connection: where its next read starts.
+    cursor: Option<String>,
+    /// A read this machine asked for is with the store.
+    reading: bool,
+    /// A read failed: the machine asks again then.
+    retry_at: Option<Instant>,
+}
+
+impl Connection {
+    fn new(machine: ConnectorMachine, now: Instant) -> Self {
+        Self {
+            machine,
+            contract: ConnectorContract::default(),
+            opened: now,
+            last_heard: now,
+            last_answer: now,
+            acked: BTreeSet::new(),
+            awaiting_removal: Vec::new(),
+            cursor: None,
+            reading: false,
+            retry_at: None,
+        }
+    }
+}
+
+/// A crash waiting for store traffic (`Fault::RestartMidStore`).
+#[derive(Debug, Clone, Copy)]
+struct ArmedCrash {
+    /// Submissions still to come; the crash follows the last of them (at
+    /// zero it is scheduled, and the quiet period may still call it off).
+    after_ops: u32,
+    down_for: Duration,
+    vanish: bool,
 }
 
 /// The connector application, its driver and its backlog store.
@@ -62,10 +128,13 @@ pub(crate) struct ConnectorSide {
     store: Store,
     key: BacklogKey,
     window: usize,
-    /// Store latency: zero syncs at once, else a sync is deferred this long.
-    store_delay: Duration,
+    /// How long a machine waits before it asks a failed read again.
+    store_retry: Duration,
     auth: Auth,
     machines: BTreeMap<ConnId, Connection>,
+    /// Entries whose removal failed: acknowledged, yet still in the store.
+    stranded: BTreeSet<String>,
+    armed_crash: Option<ArmedCrash>,
     /// Platform events that came while the process was down, in order.
     deferred: Vec<usize>,
     chats: Vec<Chat>,
@@ -77,35 +146,40 @@ pub(crate) struct ConnectorSide {
     forwards: u64,
     /// [`Sabotage::DropOneAppend`] still to happen.
     drop_one_append: bool,
+    /// [`Sabotage::ReportBufferedBeforeDurable`]: pushes are told buffered
+    /// as soon as their append is submitted.
+    report_at_submission: bool,
     /// First hellos still to refuse.
     refuse_next: u32,
 }
 
 impl ConnectorSide {
-    pub(crate) fn new(plan: &Plan, sabotage: Sabotage) -> Self {
+    pub(crate) fn new(plan: &Plan, seed: u64, sabotage: Sabotage) -> Self {
         let key = if plan.auth {
             BacklogKey::Gateway(GATEWAY_ID.to_owned())
         } else {
             BacklogKey::Identity(plan.identities[0].clone())
         };
+        let report_at_submission = sabotage == Sabotage::ReportBufferedBeforeDurable;
+        let hide_one = sabotage == Sabotage::SkipOneReplay;
         Self {
             up: true,
             incarnation: 0,
-            store: Store {
-                inner: MemoryBacklog::new(),
-                hide_one: Cell::new(sabotage == Sabotage::SkipOneReplay),
-            },
+            store: Store::new(plan.store, seed, key.clone(), hide_one, report_at_submission),
             key,
             window: plan.replay_window,
-            store_delay: plan.store_delay,
+            store_retry: ConnectorConfig::default().store_retry,
             auth: Auth::new(plan.auth, GATEWAY_SECRET),
             machines: BTreeMap::new(),
+            stranded: BTreeSet::new(),
+            armed_crash: None,
             deferred: Vec::new(),
             chats: plan.chats.clone(),
             seqs: vec![0; plan.chats.len()],
             bots: plan.identities.iter().map(|i| i.bot_id.clone()).collect(),
             forwards: 0,
             drop_one_append: sabotage == Sabotage::DropOneAppend,
+            report_at_submission,
             refuse_next: 0,
         }
     }
@@ -117,16 +191,18 @@ impl ConnectorSide {
         self.machines.iter().filter_map(|(id, c)| c.machine.poll_timeout().map(|at| (at, *id))).min()
     }
 
-    /// The per-step checks of every machine: its contract, and its timers
-    /// (handshake, dead link) and replay window at the defaults, seen from outside.
+    /// The per-step checks of every machine: its contract, its timers
+    /// (handshake, dead link) and replay window at the defaults, seen from
+    /// outside, and a replay that always has something under way.
     pub(crate) fn check(&self, now: Instant) {
         let defaults = ConnectorConfig::default();
         for (id, c) in &self.machines {
             c.contract.check(*id, &c.machine, now);
-            if c.machine.is_closed() {
+            let m = &c.machine;
+            if m.is_closed() {
                 continue;
             }
-            if !c.machine.is_ready() {
+            if !m.is_ready() {
                 let waited = now - c.opened;
                 assert!(
                     waited <= defaults.handshake_timeout,
@@ -138,21 +214,36 @@ impl ConnectorSide {
                 silent <= defaults.dead_link_timeout,
                 "connector {id}: {silent:?} without traffic, link not declared dead"
             );
-            let in_flight = c.machine.replay_in_flight();
+            let in_flight = m.replay_in_flight();
             assert!(
                 in_flight <= self.window.max(1),
                 "connector {id}: {in_flight} replayed frames unacked, window {}",
                 self.window
             );
+            assert_eq!(
+                m.is_reading_backlog(),
+                c.reading,
+                "connector {id}: is_reading_backlog disagrees with the reads it asked for"
+            );
+            // With nothing in flight only a read (or its retry) can move
+            // the replay on; without one it would wait forever.
+            let retry_due = c.retry_at.is_some_and(|at| at >= now);
+            let stalled = m.is_replaying() && in_flight == 0 && !c.reading && !retry_due;
+            assert!(
+                !stalled,
+                "connector {id}: the replay stalled: nothing in flight, no read out, no retry due"
+            );
         }
     }
 
-    pub(crate) fn backlog_len(&self) -> usize {
-        self.store.inner.len(&self.key)
+    /// The store holds nothing the gateway has not acknowledged (only
+    /// stranded entries), and has no operation pending.
+    pub(crate) fn backlog_settled(&self) -> bool {
+        self.store.is_idle() && self.store.buffer_ids().iter().all(|id| self.stranded.contains(id))
     }
 
     pub(crate) fn in_backlog(&self, buffer_id: &str) -> bool {
-        self.store.inner.buffer_ids(&self.key).iter().any(|id| id == buffer_id)
+        self.store.buffer_ids().iter().any(|id| id == buffer_id)
     }
 
     pub(crate) fn is_revoked(&self) -> bool {
@@ -175,20 +266,23 @@ impl ConnectorSide {
             .map(|(id, c)| {
                 let m = &c.machine;
                 format!(
-                    "{id}(ready {} live {} idle {} replaying {} in flight {})",
+                    "{id}(ready {} live {} idle {} replaying {} in flight {} reading {})",
                     m.is_ready(),
                     m.is_live(),
                     m.is_idle(),
                     m.is_replaying(),
-                    m.replay_in_flight()
+                    m.replay_in_flight(),
+                    c.reading,
                 )
             })
             .collect();
         format!(
-            "connector: up {}, revoked {}, backlog {} entries, machines [{}]",
+            "connector: up {}, revoked {}, backlog {} entries ({} stranded), {} store operations queued, machines [{}]",
             self.up,
             self.auth.revoked,
-            self.backlog_len(),
+            self.store.len(),
+            self.stranded.len(),
+            self.store.queued(),
             machines.join(", ")
         )
     }
@@ -196,18 +290,44 @@ impl ConnectorSide {
     // ---- faults ----
 
     /// The process dies: every connection drops (reset, or the host vanishes
-    /// without one); machines and pending work are gone, the backlog stays.
+    /// without one); machines, the driver's state and the store's queue are
+    /// gone (a prefix of that queue may have been applied), the store's
+    /// contents stay.
     pub(crate) fn crash(&mut self, cx: &mut Ctx<'_>, down_for: Duration, vanish: bool) {
         cx.bump("connector restarts");
-        cx.note(Side::Connector, format!("crash (vanish {vanish}); back in {down_for:?}"));
+        let in_flight = self.store.queued();
+        cx.note(
+            Side::Connector,
+            format!(
+                "crash (vanish {vanish}) with {in_flight} store operations in flight; back in {down_for:?}"
+            ),
+        );
         let kind = if vanish { DropKind::Blackhole } else { DropKind::Reset };
         for conn in std::mem::take(&mut self.machines).into_keys() {
             cx.net.fail(cx.now, conn, kind);
             cx.net.close_end(conn, End::Connector);
         }
+        let crashed = self.store.crash();
+        self.settle_crashed(cx, crashed);
         self.up = false;
         self.incarnation += 1;
         cx.agenda.at(cx.now + down_for, Task::ConnectorUp { incarnation: self.incarnation });
+    }
+
+    /// The process will die right after its `after_ops`-th next store operation.
+    pub(crate) fn arm_crash(&mut self, after_ops: u32, down_for: Duration, vanish: bool) {
+        self.armed_crash = Some(ArmedCrash { after_ops: after_ops.max(1), down_for, vanish });
+    }
+
+    /// An armed crash is due (scheduled by the submission that triggered it).
+    pub(crate) fn on_crash_due(&mut self, cx: &mut Ctx<'_>, incarnation: u32) {
+        if incarnation != self.incarnation || !self.up {
+            return;
+        }
+        if let Some(armed) = self.armed_crash.take_if(|armed| armed.after_ops == 0) {
+            cx.bump("connector restarts amid store traffic");
+            self.crash(cx, armed.down_for, armed.vanish);
+        }
     }
 
     pub(crate) fn on_up(&mut self, cx: &mut Ctx<'_>, incarnation: u32) {
@@ -244,180 +364,15 @@ impl ConnectorSide {
         }
     }
 
-    /// The final quiet period: the process is up and accepts valid tokens.
+    /// The final quiet period: the process is up, accepts valid tokens and
+    /// no longer waits to crash.
     pub(crate) fn heal(&mut self, cx: &mut Ctx<'_>) {
         self.refuse_next = 0;
         self.auth.reject_next = 0;
         self.auth.clock_ahead_until = None;
+        self.armed_crash = None;
         if !self.up {
             self.come_up(cx);
         }
     }
-
-    // ---- accepting connections ----
-
-    /// A dial reaches the connector: refused when the process is down,
-    /// else accepted, with the token checked by a fresh machine.
-    pub(crate) fn on_dial(&mut self, cx: &mut Ctx<'_>, conn: ConnId, authorization: Option<&str>) {
-        if !self.up {
-            let at = cx.now + cx.net.latency(cx.now);
-            cx.agenda.at(at, Task::DialRefused { conn });
-            return;
-        }
-        let (config, unix) = self.auth.admit(cx.now, cx.unix_now(), self.window);
-        cx.net.connect(cx.now, conn);
-        cx.note(Side::Connector, format!("{conn} accepted"));
-        let machine = ConnectorMachine::new(config, authorization, cx.now, unix);
-        let now = cx.now;
-        let contract = ConnectorContract::default();
-        let connection = Connection {
-            machine,
-            contract,
-            opened: now,
-            last_heard: now,
-            last_answer: now,
-            acked: Vec::new(),
-            sync_scheduled: false,
-        };
-        self.machines.insert(conn, connection);
-        self.drain(cx, conn);
-    }
-
-    pub(crate) fn on_arrival(&mut self, cx: &mut Ctx<'_>, conn: ConnId, arrival: Arrival) {
-        match arrival {
-            Arrival::Data(chunks) => {
-                for chunk in chunks {
-                    let Some(c) = self.open(conn) else { return };
-                    c.last_heard = cx.now;
-                    c.machine.handle_input(cx.now, &chunk);
-                    self.drain(cx, conn);
-                }
-            }
-            Arrival::Ping => {
-                if let Some(c) = self.open(conn) {
-                    c.last_heard = cx.now;
-                    c.machine.handle_keepalive(cx.now);
-                    // The WebSocket layer answers pings by itself.
-                    cx.net.send(cx.now, conn, End::Gateway, Msg::Pong);
-                    self.drain(cx, conn);
-                }
-            }
-            Arrival::Close(frame) => {
-                if let Some(c) = self.open(conn) {
-                    cx.note(Side::Network, format!("{conn} closed towards the connector: {frame:?}"));
-                    c.machine.handle_transport_closed(cx.now, frame);
-                    self.drain(cx, conn);
-                }
-            }
-            Arrival::Open | Arrival::Pong => {}
-        }
-    }
-
-    pub(crate) fn on_write_failed(&mut self, cx: &mut Ctx<'_>, conn: ConnId, incarnation: u32) {
-        if incarnation != self.incarnation {
-            return;
-        }
-        if let Some(c) = self.open(conn) {
-            cx.bump("connector write failures");
-            c.machine.handle_write_failed(cx.now, "broken pipe");
-            self.drain(cx, conn);
-        }
-    }
-
-    pub(crate) fn on_timeout(&mut self, cx: &mut Ctx<'_>, conn: ConnId) {
-        let Some(c) = self.machines.get_mut(&conn) else { return };
-        c.machine.handle_timeout(cx.now);
-        if let Some(at) = c.machine.poll_timeout() {
-            assert!(
-                at > cx.now,
-                "connector machine {conn}: deadline not after handle_timeout({:?})",
-                cx.elapsed()
-            );
-        }
-        self.drain(cx, conn);
-    }
-
-    fn open(&mut self, conn: ConnId) -> Option<&mut Connection> {
-        self.machines.get_mut(&conn).filter(|c| !c.machine.is_closed())
-    }
-
-    /// Drains `conn`'s actions and lends it the backlog while it wants it
-    /// (contract points 2 and 4); a closed machine is forgotten once done.
-    fn drain(&mut self, cx: &mut Ctx<'_>, conn: ConnId) {
-        loop {
-            let Some(c) = self.machines.get_mut(&conn) else { return };
-            if let Some(action) = c.machine.poll_action() {
-                c.contract.observe(conn, &action);
-                self.on_action(cx, conn, action);
-                continue;
-            }
-            if c.machine.wants_backlog() && !c.sync_scheduled {
-                if self.store_delay.is_zero() {
-                    sync(conn, c, &mut self.store, &self.key, cx.now);
-                    continue;
-                }
-                // The store answers later; meanwhile the machine may even
-                // close, and the sync must still remove what it acked.
-                c.sync_scheduled = true;
-                let incarnation = self.incarnation;
-                cx.agenda.at(cx.now + self.store_delay, Task::Sync { conn, incarnation });
-            }
-            c.contract.check(conn, &c.machine, cx.now);
-            if c.contract.is_closed() && !c.sync_scheduled {
-                self.machines.remove(&conn);
-            }
-            return;
-        }
-    }
-
-    pub(crate) fn on_sync(&mut self, cx: &mut Ctx<'_>, conn: ConnId, incarnation: u32) {
-        if incarnation != self.incarnation {
-            return;
-        }
-        let Some(c) = self.machines.get_mut(&conn) else { return };
-        c.sync_scheduled = false;
-        sync(conn, c, &mut self.store, &self.key, cx.now);
-        self.drain(cx, conn);
-    }
-
-    fn on_action(&mut self, cx: &mut Ctx<'_>, conn: ConnId, action: Action) {
-        match action {
-            Action::SendFrame(line) => {
-                cx.ledger.connector_sent(conn, &line);
-                cx.note(Side::Connector, format!("{conn} send {}", short(&line)));
-                if cx.net.send(cx.now, conn, End::Gateway, Msg::Data(line.into_bytes()))
-                    == SendOutcome::WriteFailed
-                {
-                    let incarnation = self.incarnation;
-                    cx.agenda.at(cx.now, Task::ConnectorWriteFailed { conn, incarnation });
-                }
-            }
-            Action::Deliver(event) => self.on_event(cx, conn, event),
-            Action::Closed(reason) => {
-                cx.note(Side::Connector, format!("{conn} closed: {reason}"));
-                if let Some(frame) = reason.close_to_send() {
-                    cx.net.send(cx.now, conn, End::Gateway, Msg::Close(Some(frame)));
-                }
-                cx.net.close_end(conn, End::Connector);
-            }
-        }
-    }
-}
-
-/// Lends the store to `conn`'s machine (contract point 4), and checks what
-/// the call promises: the entries it reported acknowledged are gone, and it
-/// wants nothing more until something changes.
-fn sync(conn: ConnId, c: &mut Connection, store: &mut Store, key: &BacklogKey, now: Instant) {
-    let Ok(()) = c.machine.sync_backlog(now, store);
-    let ids = store.inner.buffer_ids(key);
-    for acked in c.acked.drain(..) {
-        assert!(
-            !ids.contains(&acked),
-            "connector {conn}: entry {acked} is still in the backlog after its ack and a sync"
-        );
-    }
-    assert!(
-        !c.machine.wants_backlog(),
-        "connector machine {conn}: wants_backlog stays true after sync_backlog"
-    );
 }

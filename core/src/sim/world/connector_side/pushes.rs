@@ -2,13 +2,13 @@
 //! events (per chat, with message ids), now and then a webhook to forward
 //! or a request to interrupt a turn. A bufferable push goes through the
 //! newest connection when it is ready — sent live, or appended when the
-//! machine hands the frame back — and straight into the backlog when no
+//! machine hands the frame back — and straight to the store when no
 //! connection can take it.
 
 use rand::Rng as _;
 
 use super::ConnectorSide;
-use crate::connector::{Backlog as _, BufferedFrame, PushOutcome};
+use crate::connector::{BufferedFrame, PushOutcome};
 use crate::sim::world::Ctx;
 use crate::sim::world::invariants::{Pushed, event_key, forward_key, forward_text};
 use crate::sim::world::transcript::Side;
@@ -71,14 +71,11 @@ impl ConnectorSide {
     fn route(&mut self, cx: &mut Ctx<'_>, frame: BufferedFrame, pushed: Pushed) {
         let target = self.newest().filter(|(_, c)| c.machine.is_ready()).map(|(id, _)| id);
         let Some((conn, c)) = target.and_then(|id| self.machines.get_mut(&id).map(|c| (id, c))) else {
-            // No connection can take it: straight to the durable backlog,
-            // where the next connection's replay finds it.
-            let buffer_id = self.append(frame);
-            cx.note(
-                Side::Connector,
-                format!("push {}: no ready connection, appended as {buffer_id}", pushed.key),
-            );
-            return cx.ledger.pushed_buffered(pushed, buffer_id);
+            // No connection can take it: straight to the store, where the
+            // next connection's replay finds it.
+            cx.note(Side::Connector, format!("push {}: no ready connection, to the store", pushed.key));
+            self.append(cx, frame, pushed, None);
+            return self.settle_inline(cx);
         };
         let outcome = match frame {
             BufferedFrame::Inbound(event) => c.machine.push_inbound(cx.now, *event, None),
@@ -90,12 +87,10 @@ impl ConnectorSide {
                 cx.ledger.pushed_live(pushed, conn);
             }
             Ok(PushOutcome::AppendToBacklog(frame)) => {
-                let buffer_id = self.append(frame);
-                cx.note(
-                    Side::Connector,
-                    format!("{conn} push {}: handed back, appended as {buffer_id}", pushed.key),
-                );
-                cx.ledger.pushed_buffered(pushed, buffer_id);
+                // Submitted before the machine is drained: the append goes
+                // ahead of any store request the push made it ask.
+                cx.note(Side::Connector, format!("{conn} push {}: handed back, to the store", pushed.key));
+                self.append(cx, frame, pushed, Some(conn));
             }
             Ok(other) => panic!("connector {conn}: a bufferable push came back {other:?}"),
             Err(e) => panic!("connector {conn}: a ready machine refused a push: {e}"),
@@ -126,13 +121,5 @@ impl ConnectorSide {
             Err(e) => panic!("connector {conn}: a ready machine refused an interrupt: {e}"),
         }
         self.drain(cx, conn);
-    }
-
-    fn append(&mut self, frame: BufferedFrame) -> String {
-        if std::mem::take(&mut self.drop_one_append) {
-            return "never-appended".to_owned();
-        }
-        let Ok(buffer_id) = self.store.append(&self.key, frame);
-        buffer_id
     }
 }

@@ -1,41 +1,208 @@
-//! The connector's backlog store: a `MemoryBacklog` standing for a durable
-//! one (it survives connections and restarts), optionally sabotaged to
-//! prove the checks bite.
+//! The backlog store as an I/O boundary of its own: durable contents (a
+//! `MemoryBacklog` that outlives connections and process crashes) behind a
+//! queue with one server. Operations are performed one at a time in the
+//! order they were submitted, each after its own seeded latency (or, for an
+//! inline store, as soon as the driver has drained the machine that asked),
+//! and each may fail (seeded): a failed append writes nothing, a failed
+//! read lists nothing, a failed removal removes nothing.
+//!
+//! The queue belongs to the process: when it dies, the operations still in
+//! it are gone, but the store may already have applied some of them. Which
+//! ones is seeded, and always a prefix of the queue, since the store works
+//! through it in order.
 
-use std::cell::Cell;
-use std::convert::Infallible;
+use std::collections::VecDeque;
+use std::time::Duration;
 
-use crate::connector::{Backlog, BacklogEntry, BacklogKey, BufferedFrame, MemoryBacklog};
+use rand::{Rng as _, SeedableRng as _};
+use rand_chacha::ChaCha8Rng;
 
-/// The durable backlog, optionally sabotaged to prove the checks bite.
-#[derive(Debug, Default)]
-pub(super) struct Store {
-    pub(super) inner: MemoryBacklog,
-    /// [`Sabotage::SkipOneReplay`] still to happen.
-    pub(super) hide_one: Cell<bool>,
+use crate::connector::{Backlog as _, BacklogEntry, BacklogKey, BufferedFrame, MemoryBacklog, StoreFailure};
+use crate::sim::world::Ctx;
+use crate::sim::world::agenda::Task;
+use crate::sim::world::faults::{StoreLatency, StorePlan};
+use crate::sim::world::network::ConnId;
+
+/// Salt of the store's generator (latencies, failures, crash outcomes).
+const STORE_STREAM: u64 = 0x7374_6f72_6500_0001;
+
+/// One operation the connector asks of its store.
+#[derive(Debug)]
+pub(super) enum Op {
+    /// Append the frame of the push the ledger knows as `key`; `via` is the
+    /// connection whose machine handed it back (none for a direct append).
+    Append { key: String, frame: BufferedFrame, via: Option<ConnId> },
+    /// A machine's `StoreRequest::Read`, answered to `conn`.
+    Read { conn: ConnId, after: Option<String>, limit: usize },
+    /// A machine's `StoreRequest::Remove`.
+    Remove { conn: ConnId, buffer_ids: Vec<String> },
 }
 
-impl Backlog for Store {
-    type Error = Infallible;
+/// An operation the store performed, and how it went.
+#[derive(Debug)]
+pub(super) enum Done {
+    Appended { key: String, result: Result<String, StoreFailure> },
+    Read { conn: ConnId, result: Result<Vec<BacklogEntry>, StoreFailure> },
+    Removed { conn: ConnId, buffer_ids: Vec<String>, result: Result<(), StoreFailure> },
+}
 
-    fn append(&mut self, key: &BacklogKey, frame: BufferedFrame) -> Result<String, Infallible> {
-        self.inner.append(key, frame)
-    }
+/// What became of the queue when the process died.
+#[derive(Debug)]
+pub(super) struct Crashed {
+    /// Applied before the end, in order.
+    pub(super) applied: Vec<Done>,
+    /// Never applied.
+    pub(super) lost: Vec<Op>,
+}
 
-    fn entries_after(
-        &self,
-        key: &BacklogKey,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<BacklogEntry>, Infallible> {
-        let mut entries = self.inner.entries_after(key, after, limit)?;
-        if entries.len() >= 2 && self.hide_one.replace(false) {
-            entries.remove(0);
+/// The store: its durable contents, the process's queue, and its character.
+#[derive(Debug)]
+pub(super) struct Store {
+    contents: MemoryBacklog,
+    key: BacklogKey,
+    queue: VecDeque<Op>,
+    /// The head of the queue is being performed (its completion is scheduled).
+    busy: bool,
+    plan: StorePlan,
+    rng: ChaCha8Rng,
+    /// [`Sabotage::SkipOneReplay`](crate::sim::world::Sabotage): one listing
+    /// of two entries or more still has to hide its first.
+    hide_one: bool,
+    /// [`Sabotage::ReportBufferedBeforeDurable`](crate::sim::world::Sabotage):
+    /// the first append still has to fail.
+    fail_first_append: bool,
+}
+
+impl Store {
+    pub(super) fn new(
+        plan: StorePlan,
+        seed: u64,
+        key: BacklogKey,
+        hide_one: bool,
+        fail_first_append: bool,
+    ) -> Self {
+        Self {
+            contents: MemoryBacklog::new(),
+            key,
+            queue: VecDeque::new(),
+            busy: false,
+            plan,
+            rng: ChaCha8Rng::seed_from_u64(seed ^ STORE_STREAM),
+            hide_one,
+            fail_first_append,
         }
-        Ok(entries)
     }
 
-    fn remove(&mut self, key: &BacklogKey, buffer_id: &str) -> Result<bool, Infallible> {
-        self.inner.remove(key, buffer_id)
+    /// The entries waiting, in order.
+    pub(super) fn buffer_ids(&self) -> Vec<String> {
+        self.contents.buffer_ids(&self.key)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.contents.len(&self.key)
+    }
+
+    /// Nothing submitted is waiting to be performed.
+    pub(super) fn is_idle(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    pub(super) fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Appends of frames `conn`'s machine handed back, still waiting.
+    pub(super) fn appends_pending_via(&self, conn: ConnId) -> usize {
+        self.queue.iter().filter(|op| matches!(op, Op::Append { via: Some(via), .. } if *via == conn)).count()
+    }
+
+    /// Queues `op` behind everything submitted before it.
+    pub(super) fn submit(&mut self, cx: &mut Ctx<'_>, op: Op, incarnation: u32) {
+        self.queue.push_back(op);
+        self.start_next(cx, incarnation);
+    }
+
+    /// Starts the head operation when the server is free: its completion
+    /// comes after its latency (an inline store waits for the driver instead).
+    fn start_next(&mut self, cx: &mut Ctx<'_>, incarnation: u32) {
+        let StoreLatency::UpTo(max) = self.plan.latency else { return };
+        if self.busy || self.queue.is_empty() {
+            return;
+        }
+        self.busy = true;
+        let max = u64::try_from(max.as_micros()).unwrap_or(u64::MAX);
+        let latency = Duration::from_micros(self.rng.random_range(0..=max));
+        cx.agenda.at(cx.now + latency, Task::StoreDone { incarnation });
+    }
+
+    /// The head operation's latency passed: it is performed now.
+    pub(super) fn complete(&mut self, cx: &mut Ctx<'_>, incarnation: u32) -> Option<Done> {
+        self.busy = false;
+        let op = self.queue.pop_front()?;
+        let fails = self.draw_failure();
+        let done = self.perform(op, fails);
+        self.start_next(cx, incarnation);
+        Some(done)
+    }
+
+    /// An inline store performs its next operation when the driver asks.
+    pub(super) fn next_inline(&mut self) -> Option<Done> {
+        if self.plan.latency != StoreLatency::Inline {
+            return None;
+        }
+        let op = self.queue.pop_front()?;
+        let fails = self.draw_failure();
+        Some(self.perform(op, fails))
+    }
+
+    /// The process died: its queue is gone, after the store applied a
+    /// seeded prefix of it (an operation being performed may have finished).
+    pub(super) fn crash(&mut self) -> Crashed {
+        self.busy = false;
+        let applied_count = self.rng.random_range(0..=self.queue.len());
+        let mut lost: Vec<Op> = std::mem::take(&mut self.queue).into();
+        let applied = lost.drain(..applied_count).map(|op| self.perform(op, false)).collect();
+        Crashed { applied, lost }
+    }
+
+    fn draw_failure(&mut self) -> bool {
+        self.rng.random_ratio(self.plan.fail_per_mille, 1_000)
+    }
+
+    fn perform(&mut self, op: Op, fails: bool) -> Done {
+        let failure = |what: &str| StoreFailure(format!("simulated store failure: {what}"));
+        match op {
+            Op::Append { key, frame, .. } => {
+                let fails = fails || std::mem::take(&mut self.fail_first_append);
+                let result = if fails {
+                    Err(failure("append"))
+                } else {
+                    let Ok(buffer_id) = self.contents.append(&self.key, frame);
+                    Ok(buffer_id)
+                };
+                Done::Appended { key, result }
+            }
+            Op::Read { conn, after, limit } => {
+                let result = if fails {
+                    Err(failure("read"))
+                } else {
+                    let Ok(mut entries) = self.contents.entries_after(&self.key, after.as_deref(), limit);
+                    if entries.len() >= 2 && std::mem::take(&mut self.hide_one) {
+                        entries.remove(0);
+                    }
+                    Ok(entries)
+                };
+                Done::Read { conn, result }
+            }
+            Op::Remove { conn, buffer_ids } => {
+                let result = if fails {
+                    Err(failure("remove"))
+                } else {
+                    let Ok(_) = self.contents.remove_batch(&self.key, &buffer_ids);
+                    Ok(())
+                };
+                Done::Removed { conn, buffer_ids, result }
+            }
+        }
     }
 }

@@ -7,8 +7,33 @@ use crate::wire::{Forward, MessageEvent};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum How {
-    Live { conn: ConnId },
-    Buffered { buffer_id: String },
+    Live {
+        conn: ConnId,
+    },
+    /// Handed to the backlog store to append.
+    Stored(Stored),
+}
+
+/// A push that went to the store: what the producer was told, and what the
+/// store really did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stored {
+    report: Report,
+    /// The entry the store wrote, if it did (the simulation's ground truth).
+    buffer_id: Option<String>,
+}
+
+/// What the connector application told the producer of a stored push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Report {
+    /// Nothing yet: the append is in flight.
+    Pending,
+    /// Buffered: the append completed, the push is durable.
+    Buffered,
+    /// The append failed: the producer knows the push was not taken.
+    Failed,
+    /// The process died with the append in flight: nobody can tell.
+    InDoubt,
 }
 
 #[derive(Debug)]
@@ -65,10 +90,53 @@ impl Ledger {
         self.push(pushed, How::Live { conn });
     }
 
-    /// The event was appended to the backlog as `buffer_id`.
-    pub(crate) fn pushed_buffered(&mut self, pushed: Pushed, buffer_id: String) {
-        self.bump(if pushed.key.starts_with("forward:") { "forwards buffered" } else { "events buffered" });
-        self.push(pushed, How::Buffered { buffer_id });
+    /// The event was handed to the store to append (nothing is promised yet).
+    pub(crate) fn append_submitted(&mut self, pushed: Pushed) {
+        self.push(pushed, How::Stored(Stored { report: Report::Pending, buffer_id: None }));
+    }
+
+    /// The store wrote the event `key` as entry `buffer_id`.
+    pub(crate) fn append_written(&mut self, key: &str, buffer_id: &str) {
+        let stored = self.stored(key);
+        assert_eq!(stored.buffer_id, None, "the store wrote {key} twice");
+        stored.buffer_id = Some(buffer_id.to_owned());
+        let previous = self.entries.insert(buffer_id.to_owned(), key.to_owned());
+        assert!(previous.is_none(), "the store gave entry id {buffer_id} twice");
+    }
+
+    /// The producer of `key` was told `report`.
+    pub(crate) fn append_reported(&mut self, key: &str, report: Report) {
+        let forward = key.starts_with("forward:");
+        self.bump(match report {
+            Report::Pending => panic!("{key}: pending is not a report"),
+            Report::Buffered if forward => "forwards buffered",
+            Report::Buffered => "events buffered",
+            Report::Failed => "pushes failed (append failed)",
+            Report::InDoubt => "pushes in doubt (append in flight at a crash)",
+        });
+        let stored = self.stored(key);
+        assert_eq!(stored.report, Report::Pending, "the push {key} was reported twice");
+        stored.report = report;
+    }
+
+    fn stored(&mut self, key: &str) -> &mut Stored {
+        match self.events.get_mut(key).map(|e| &mut e.how) {
+            Some(How::Stored(stored)) => stored,
+            other => panic!("{key} is not a push handed to the store: {other:?}"),
+        }
+    }
+
+    /// The store removed entry `buffer_id`: only ever after the gateway
+    /// acknowledged it, so its event must have reached the application.
+    pub(crate) fn entry_removed(&mut self, buffer_id: &str) {
+        let Some(key) = self.entries.get(buffer_id) else {
+            panic!("entry {buffer_id} was removed from the backlog, but the store never wrote it")
+        };
+        let record = &self.events[key];
+        assert_eq!(
+            record.to_app, 1,
+            "entry {buffer_id} ({key}) was removed from the backlog, but the application never got it: lost"
+        );
     }
 
     /// An event or forward reached the gateway application's driver on
@@ -84,12 +152,17 @@ impl Ledger {
                 assert_eq!(*sent_on, conn, "live {key} was sent on {sent_on} but arrived on {conn}");
                 assert_eq!(record.on_wire, 0, "live {key} arrived twice on the wire");
             }
-            (How::Buffered { buffer_id: expected }, Some(got)) => {
+            (How::Stored(Stored { buffer_id: Some(expected), .. }), Some(got)) => {
                 assert_eq!(got, expected, "buffered {key} arrived with the wrong bufferId");
             }
+            (How::Stored(Stored { buffer_id: None, report }), Some(got)) => {
+                panic!(
+                    "{key} arrived with bufferId {got}, but the store never wrote it (reported {report:?})"
+                )
+            }
             (How::Live { .. }, Some(got)) => panic!("live {key} arrived with bufferId {got}"),
-            (How::Buffered { buffer_id }, None) => {
-                panic!("buffered {key} (bufferId {buffer_id}) arrived without its bufferId")
+            (How::Stored(stored), None) => {
+                panic!("stored {key} ({stored:?}) arrived without a bufferId")
             }
         }
         record.on_wire += 1;
@@ -118,37 +191,62 @@ impl Ledger {
         *last = record.seq;
     }
 
-    /// Buffer ids of buffered events the application has not got yet.
-    pub(crate) fn undelivered_buffered(&self) -> Vec<(String, String)> {
+    /// Events the application must get and has not got yet: those reported
+    /// buffered, and those the store holds; with their entry ids when written.
+    pub(crate) fn undelivered_buffered(&self) -> Vec<(String, Option<String>)> {
         self.events
             .iter()
             .filter_map(|(key, e)| match &e.how {
-                How::Buffered { buffer_id } if e.to_app == 0 => Some((key.clone(), buffer_id.clone())),
+                How::Stored(stored) if e.to_app == 0 && must_arrive(stored) => {
+                    Some((key.clone(), stored.buffer_id.clone()))
+                }
                 _ => None,
             })
             .collect()
     }
 
-    /// End of run. `converged`: the gateway ended up connected with an empty
-    /// backlog; otherwise (it stopped for good) a buffered event may still
-    /// wait in the backlog, as `in_backlog` tells.
+    /// End of run. `converged`: the gateway ended up connected with the
+    /// backlog settled; otherwise (it stopped for good) an event that must
+    /// arrive may still wait in the backlog, as `in_backlog` tells.
     pub(crate) fn check_final(&mut self, converged: bool, in_backlog: impl Fn(&str) -> bool) {
         self.check_requests_settled();
         let mut lost_live = 0;
         for (key, e) in &self.events {
-            match &e.how {
-                How::Buffered { buffer_id } if converged => assert_eq!(
+            let stored = match &e.how {
+                How::Live { .. } => {
+                    lost_live += u64::from(e.to_app == 0);
+                    continue;
+                }
+                How::Stored(stored) => stored,
+            };
+            assert_ne!(stored.report, Report::Pending, "the append of {key} never completed");
+            if !must_arrive(stored) {
+                // Failed (never written), or in doubt and lost with the process.
+                continue;
+            }
+            let buffer_id = stored.buffer_id.as_deref().unwrap_or("never written");
+            if converged {
+                assert_eq!(
                     e.to_app, 1,
-                    "buffered event {key} (bufferId {buffer_id}) reached the application {} times; exactly once expected",
-                    e.to_app
-                ),
-                How::Buffered { buffer_id } => assert!(
-                    e.to_app == 1 || in_backlog(buffer_id),
-                    "buffered event {key} (bufferId {buffer_id}) is lost: never delivered, and gone from the backlog"
-                ),
-                How::Live { .. } => lost_live += u64::from(e.to_app == 0),
+                    "{:?} event {key} (bufferId {buffer_id}) reached the application {} times; exactly once expected",
+                    stored.report, e.to_app
+                );
+            } else {
+                assert!(
+                    e.to_app == 1 || stored.buffer_id.as_deref().is_some_and(&in_backlog),
+                    "{:?} event {key} (bufferId {buffer_id}) is lost: never delivered, and not in the backlog",
+                    stored.report
+                );
             }
         }
         *self.counters.entry("events live and lost (allowed)").or_default() += lost_live;
     }
+}
+
+/// Whether a stored push must reach the application: it was reported
+/// buffered (durable), or the store holds it (written, whatever the
+/// producer was told). A failed one was never written; one in doubt that
+/// the crash lost is allowed to stay lost.
+fn must_arrive(stored: &Stored) -> bool {
+    stored.report == Report::Buffered || stored.buffer_id.is_some()
 }

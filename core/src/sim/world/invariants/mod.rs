@@ -11,12 +11,17 @@
 //! - a request's frame *left* when its `outbound` line was polled from the
 //!   gateway machine; a failure is ambiguous exactly when it had;
 //! - an event (or forward) is *live* when the connector machine said
-//!   `Sent`, and *buffered* when it was appended to the backlog (handed back
-//!   as `AppendToBacklog`, or appended directly while no machine could take
-//!   it);
+//!   `Sent`; otherwise it is handed to the backlog store to append (handed
+//!   back as `AppendToBacklog`, or appended directly while no machine could
+//!   take it), and the producer is told it is *buffered* only once the
+//!   append completed (the durability point), *failed* when the append
+//!   failed, and nothing when the process died with the append in flight
+//!   (*in doubt*: the store may or may not have written it);
 //! - a live event may be lost with its connection, never duplicated on the
-//!   wire; a buffered one may arrive many times on the wire but reaches the
-//!   application exactly once after dedupe, and is never lost;
+//!   wire; a buffered one, and any the store wrote, may arrive many times on
+//!   the wire but reaches the application exactly once after dedupe, and is
+//!   never lost (an entry is removed only after the application got it); a
+//!   failed one never arrives, and one in doubt arrives at most once;
 //! - within a chat, the application sees events in push order;
 //! - on one connection, what one side's application receives is a prefix
 //!   of what the other side's machine sent, in order (a drop may only cut
@@ -31,7 +36,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub(crate) use self::contract::ConnectorContract;
 use self::events::EventRecord;
-pub(crate) use self::events::{Pushed, event_key, forward_key, forward_text};
+pub(crate) use self::events::{Pushed, Report, event_key, forward_key, forward_text};
 use self::requests::RequestRecord;
 use self::streams::Stream;
 pub(crate) use self::streams::{Dir, stream_item};
@@ -42,6 +47,8 @@ use super::network::ConnId;
 pub(crate) struct Ledger {
     requests: BTreeMap<String, RequestRecord>,
     events: BTreeMap<String, EventRecord>,
+    /// The ledger key of the event behind each entry the store wrote.
+    entries: BTreeMap<String, String>,
     /// Per chat, the sequence number of the last event the application got.
     last_seq: BTreeMap<usize, u64>,
     /// `(connection, buffer id)` of every replayed frame.

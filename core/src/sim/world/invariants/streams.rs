@@ -54,16 +54,16 @@ impl Ledger {
     /// A line the connector machine on `conn` handed out for sending; a
     /// replay sends each entry at most once per connection (PROTOCOL §8:
     /// acks only remove, appends only add at the end, so a replay only
-    /// moves forward).
-    pub(crate) fn connector_sent(&mut self, conn: ConnId, line: &str) {
+    /// moves forward). Returns the entry id of a replayed frame.
+    pub(crate) fn connector_sent(&mut self, conn: ConnId, line: &str) -> Option<String> {
         if line.starts_with("{\"type\":\"going_idle_ack\"") {
             self.idle_acked.insert(conn);
-            return;
+            return None;
         }
         let interesting =
             ["{\"type\":\"inbound\"", "{\"type\":\"passthrough_forward\"", "{\"type\":\"interrupt_inbound\""];
         if !interesting.iter().any(|prefix| line.starts_with(prefix)) {
-            return;
+            return None;
         }
         let frame = Frame::decode(line.trim_end().as_bytes(), Some(Direction::ToGateway))
             .unwrap_or_else(|e| panic!("connector on {conn} sent a frame that does not decode: {e}: {line}"));
@@ -78,19 +78,20 @@ impl Ledger {
             Frame::InterruptInbound(f) => {
                 (stream_item("interrupt", &format!("{} {}", f.session_key, f.chat_id), None), None)
             }
-            _ => return,
+            _ => return None,
         };
         // PROTOCOL §8: after going_idle_ack, nothing live for that gateway.
         assert!(
             buffer_id.is_some() || !self.idle_acked.contains(&conn),
             "connector {conn} delivered live after its going_idle_ack: {sent}"
         );
-        if let Some(buffer_id) = buffer_id {
+        if let Some(buffer_id) = &buffer_id {
             self.bump("backlog entries replayed");
             let first = self.replayed.insert((conn, buffer_id.clone()));
             assert!(first, "connector {conn} replayed entry {buffer_id} twice on the same connection");
         }
         self.stream_sent(conn, Dir::ToGateway, sent);
+        buffer_id
     }
 
     fn stream_sent(&mut self, conn: ConnId, dir: Dir, item: String) {
