@@ -45,7 +45,7 @@ impl ConnectorMachine {
         Ok(identity)
     }
 
-    /// Answers request `request_id` (from [`Event::Request`]) with `result`.
+    /// Answers request `request_id` (from [`Event::Request`](super::Event::Request)) with `result`.
     ///
     /// # Errors
     ///
