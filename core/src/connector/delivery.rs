@@ -112,6 +112,20 @@ impl Delivery {
         }
     }
 
+    /// Someone else (another connector instance on a shared store) appended
+    /// to this gateway's backlog: a live delivery replays the new entries
+    /// first, a replay lists again.
+    pub(crate) fn appended_elsewhere(&mut self) {
+        match self.mode {
+            Mode::Live | Mode::Replaying => {
+                self.mode = Mode::Replaying;
+                self.exhausted = false;
+                self.appended_during_read |= self.reading.is_some();
+            }
+            Mode::Handshaking | Mode::Idle => {}
+        }
+    }
+
     /// An `inbound_ack`; true when it acknowledges a frame replayed here
     /// (the caller removes it from the store). A freed slot is worth a read.
     pub(crate) fn on_ack(&mut self, buffer_id: &str) -> bool {
@@ -223,6 +237,27 @@ mod tests {
         assert_eq!(d.start_read(), None);
         assert!(!d.may_replay());
         assert!(d.is_idle());
+    }
+
+    #[test]
+    fn an_append_elsewhere_turns_live_delivery_back_into_a_replay() {
+        let mut d = Delivery::new(4);
+        d.appended_elsewhere();
+        assert_eq!(d.route_push(), Route::NotReady, "before the handshake it changes nothing");
+        d.start();
+        d.start_read();
+        d.sent("1");
+        d.listed(1);
+        d.on_ack("1");
+        d.start_read();
+        assert!(d.listed(0));
+        d.appended_elsewhere();
+        assert!(d.is_replaying());
+        assert_eq!(d.route_push(), Route::Backlog, "local pushes queue behind the new entries");
+        assert_eq!(d.start_read(), Some((Some("1".into()), 4)));
+        d.go_idle();
+        d.appended_elsewhere();
+        assert!(d.is_idle(), "an idle gateway stays idle");
     }
 
     #[test]

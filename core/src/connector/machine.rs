@@ -224,6 +224,22 @@ impl ConnectorMachine {
         }
     }
 
+    /// Entries were appended to this gateway's backlog by someone else: with
+    /// several connector instances on one store, a push made on an instance
+    /// that does not hold the gateway goes to the store, and the holder hears
+    /// of it. A live delivery then replays the new entries first (local
+    /// pushes queue behind them, [`Event::Live`] follows once they are out);
+    /// a replay lists again. An idle gateway, or one still handshaking,
+    /// changes nothing.
+    pub fn handle_backlog_appended(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        self.advance(now);
+        self.delivery.appended_elsewhere();
+        self.request_backlog();
+    }
+
     /// The answer to the outstanding [`StoreRequest::Read`]: the entries are
     /// replayed in order, each with its `bufferId`; a short listing with
     /// nothing in flight ends the replay ([`Event::Live`]). A failure is

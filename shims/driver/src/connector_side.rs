@@ -1,7 +1,7 @@
 //! The connector side of a socket loop: a `ConnectorMachine`, the shared
 //! backlog store and the session router.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -14,7 +14,7 @@ use relay_core::connector::{
 use relay_core::wire::{ActionResult, Descriptor};
 use relay_store::StoreFuture;
 
-use crate::server::ServerState;
+use crate::server::{ServerState, lock};
 use crate::server_events::{ConnId, ServerEvent};
 use crate::socket::{Endpoint, Outbox};
 use crate::store_timeout::Deadline;
@@ -35,6 +35,8 @@ pub(crate) enum ConnCommand {
     Respond(String, ActionResult, oneshot::Sender<Result<(), ConnectorError>>),
     Push(BufferedFrame, oneshot::Sender<Result<PushReply, ConnectorError>>),
     Interrupt(String, String, oneshot::Sender<Result<PushReply, ConnectorError>>),
+    /// Another instance appended to this gateway's backlog.
+    BacklogAppended,
     Close,
 }
 
@@ -60,7 +62,7 @@ impl ConnectorSide {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, ServerState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
     fn push(&mut self, now: Instant, frame: BufferedFrame) -> Result<PushReply, ConnectorError> {
@@ -87,14 +89,30 @@ impl ConnectorSide {
         }
     }
 
-    /// Lists the connection under its gateway once pushes can go through it.
+    /// Lists the connection under its gateway once pushes can go through
+    /// it, and claims the gateway for this instance.
     fn register_when_ready(&mut self) {
         if self.registered || !self.machine.is_ready() {
             return;
         }
         if let Some(key) = self.machine.backlog_key().cloned() {
-            self.state().gateways.entry(key).or_default().push(self.conn);
+            let live = self.machine.is_live();
+            let mut state = lock(&self.state);
+            if let Some(fabric) = &state.fabric {
+                fabric.hold(&key, live);
+            }
+            state.gateways.entry(key).or_default().push(self.conn);
+            drop(state);
             self.registered = true;
+        }
+    }
+
+    /// Tells the other instances whether this gateway is delivered live here.
+    fn claim(&self, live: bool) {
+        if let (true, Some(key)) = (self.registered, self.machine.backlog_key()) {
+            if let Some(fabric) = &self.state().fabric {
+                fabric.hold(key, live);
+            }
         }
     }
 
@@ -108,6 +126,9 @@ impl ConnectorSide {
                     conns.retain(|c| *c != conn);
                     if conns.is_empty() {
                         state.gateways.remove(&key);
+                        if let Some(fabric) = &state.fabric {
+                            fabric.release(&key);
+                        }
                     }
                 }
             }
@@ -116,7 +137,7 @@ impl ConnectorSide {
 
     fn perform(&mut self, now: Instant, request: StoreRequest) {
         let state = Arc::clone(&self.state);
-        let state = state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = lock(&state);
         match request {
             StoreRequest::Read { key, after, limit } => {
                 let entries = state.store.read(key, after, limit);
@@ -180,6 +201,7 @@ impl Endpoint for ConnectorSide {
                 let outcome = self.machine.push_interrupt(now, &session_key, &chat_id);
                 let _ = reply.send(outcome.and_then(|o| self.settle_push(o)));
             }
+            ConnCommand::BacklogAppended => self.machine.handle_backlog_appended(now),
             ConnCommand::Close => {
                 let _ = self.machine.close(now);
             }
@@ -215,6 +237,11 @@ impl Endpoint for ConnectorSide {
                 Action::SendFrame(line) => out.send_line(line),
                 Action::Store(request) => self.perform(now, request),
                 Action::Deliver(event) => {
+                    match &event {
+                        Event::Live => self.claim(true),
+                        Event::GoingIdle => self.claim(false),
+                        _ => {}
+                    }
                     self.state().router.observe(self.conn, &event);
                     if let Some(event) = self.server_event(event) {
                         out.events.push_back(event);

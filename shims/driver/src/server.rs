@@ -24,6 +24,7 @@ use relay_store::{StoreError, StoreFuture, StoreHandle};
 use crate::connector_side::{ConnCommand, ConnectorSide, PushReply};
 use crate::server_events::{ConnId, ServerEvent};
 use crate::socket::{LoopTap, SocketLoop};
+use crate::fabric::Fabric;
 use crate::store_timeout::{Deadline, StoreClock, bounded};
 use crate::stream::MaybeTls;
 use crate::{Runtime, unix_now, websocket_config};
@@ -55,6 +56,9 @@ pub struct ServerConfig {
     /// How long a store operation may take before it counts as failed
     /// (default 10 s): a push then fails, a replay read is retried.
     pub store_timeout: Duration,
+    /// Other instances on the same store: who holds which gateway, and news
+    /// of their appends (default none: this instance is alone).
+    pub fabric: Option<Arc<dyn Fabric>>,
 }
 
 /// A callback that sees each data message received on a connection.
@@ -72,6 +76,7 @@ impl Default for ServerConfig {
             tap: None,
             store: None,
             store_timeout: Duration::from_secs(10),
+            fabric: None,
         }
     }
 }
@@ -94,6 +99,15 @@ pub enum Delivery {
     /// Appended to the gateway's backlog (it is idle or a replay is under way).
     Buffered {
         /// The backlog entry; the gateway acknowledges it with `inbound_ack`.
+        buffer_id: String,
+    },
+    /// Appended to the gateway's backlog in the shared store, for another
+    /// instance that holds the gateway live and delivers it from there
+    /// (several instances on one store, see [`Fabric`]).
+    Routed {
+        /// The holding instance.
+        instance: String,
+        /// The backlog entry.
         buffer_id: String,
     },
     /// Not deliverable and not bufferable (an interrupt for an idle gateway).
@@ -127,6 +141,7 @@ pub(crate) struct ServerState {
     /// Verifies upgrade tokens; replaceable while running (secret rotation).
     verifier: TokenVerifier,
     pub(crate) store: StoreHandle,
+    pub(crate) fabric: Option<Arc<dyn Fabric>>,
     clock: StoreClock,
     pub(crate) router: SessionRouter<ConnId>,
     connections: BTreeMap<ConnId, mpsc::Sender<ConnCommand>>,
@@ -236,6 +251,7 @@ pub async fn listen<R: Runtime>(
     let state = Arc::new(Mutex::new(ServerState {
         verifier: config.connector.verifier.clone(),
         store: config.store.clone().unwrap_or_else(StoreHandle::memory),
+        fabric: config.fabric.clone(),
         clock: StoreClock::new(&rt, config.store_timeout),
         router: SessionRouter::new(relay_core::connector::DEFAULT_ROUTER_CAPACITY),
         connections: BTreeMap::new(),
@@ -250,6 +266,9 @@ pub async fn listen<R: Runtime>(
         tls: config.tls.is_some(),
         _stop: Arc::new(StopOnDrop(stop_tx)),
     };
+    if let Some(fabric) = &config.fabric {
+        fabric.subscribe(appends_elsewhere(Arc::downgrade(&state)));
+    }
     rt.spawn(accept_loop(rt.clone(), listener, config, state, events_tx, stop));
     Ok((handle, ServerEvents(events)))
 }
@@ -436,7 +455,7 @@ impl ServerHandle {
             let mut reroutes = 0;
             loop {
                 let (answer, frame) = match routed {
-                    Routed::Store(append) => return buffered(&state, append).await,
+                    Routed::Store(append) => return stored(&state, &to, append).await,
                     Routed::Connection { answer, frame } => (answer, frame),
                     Routed::Queue { mut sender, command, answer, frame } => {
                         let _ = sender.send(*command).await;
@@ -564,7 +583,8 @@ impl ServerHandle {
     }
 }
 
-fn lock(state: &Mutex<ServerState>) -> std::sync::MutexGuard<'_, ServerState> {
+/// The shared state; a panic elsewhere while it was held does not make it unusable.
+pub(crate) fn lock(state: &Mutex<ServerState>) -> std::sync::MutexGuard<'_, ServerState> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -577,10 +597,45 @@ async fn settle(state: &Mutex<ServerState>, reply: PushReply) -> Result<Delivery
     }
 }
 
+/// Waits for a push the store took for a gateway with no ready connection
+/// here, then tells the other instances, and says who delivers it.
+async fn stored(
+    state: &Mutex<ServerState>,
+    to: &BacklogKey,
+    append: StoreFuture<String>,
+) -> Result<Delivery, ServerError> {
+    let delivery = buffered(state, append).await?;
+    let Some(fabric) = lock(state).fabric.clone() else { return Ok(delivery) };
+    fabric.announce_append(to);
+    let Delivery::Buffered { buffer_id } = delivery else { return Ok(delivery) };
+    match fabric.holder(to).await {
+        Ok(Some(holder)) if holder.live && holder.instance != fabric.instance_id() => {
+            Ok(Delivery::Routed { instance: holder.instance, buffer_id })
+        }
+        // Nobody delivers it live now: it waits for the gateway's next handshake.
+        Ok(_) | Err(_) => Ok(Delivery::Buffered { buffer_id }),
+    }
+}
+
 /// Waits for an append to become durable. The deadline starts here, on the
 /// first poll: a push may be made outside the runtime, its future awaited
 /// inside.
 async fn buffered(state: &Mutex<ServerState>, append: StoreFuture<String>) -> Result<Delivery, ServerError> {
     let deadline = lock(state).clock.deadline_from_now();
     Ok(Delivery::Buffered { buffer_id: bounded(append, deadline).await? })
+}
+
+/// Hands news of another instance's append to every ready connection of
+/// that gateway here, which replays the new entries.
+fn appends_elsewhere(state: std::sync::Weak<Mutex<ServerState>>) -> crate::fabric::AppendListener {
+    Box::new(move |key| {
+        let Some(state) = state.upgrade() else { return };
+        let state = lock(&state);
+        for conn in state.gateways.get(&key).into_iter().flatten() {
+            if let Some(sender) = state.connections.get(conn) {
+                // A fresh clone always has room; a closed connection has no use for it.
+                let _ = sender.clone().try_send(ConnCommand::BacklogAppended);
+            }
+        }
+    })
 }

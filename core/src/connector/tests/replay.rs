@@ -196,3 +196,34 @@ fn an_entry_whose_removal_failed_is_replayed_on_the_next_connection() {
     let (_, actions) = reconnect(window(4), rig.backlog);
     assert_eq!(ids(&actions), ["1"], "delivered again: at-least-once");
 }
+
+#[test]
+fn entries_another_instance_appended_are_replayed_before_live_pushes_resume() {
+    let (mut rig, _) = reconnect(window(4), MemoryBacklog::new());
+    assert!(rig.m.is_live());
+    // Another connector instance appended two entries to the shared store.
+    for text in ["far-1", "far-2"] {
+        rig.backlog.append(&key(), BufferedFrame::Inbound(Box::new(event("1", text)))).unwrap();
+    }
+    rig.m.handle_backlog_appended(rig.now);
+    assert!(rig.m.is_replaying());
+    let near = match rig.m.push_inbound(rig.now, event("1", "near"), None) {
+        Ok(PushOutcome::AppendToBacklog(frame)) => frame,
+        other => panic!("a local push queues behind the new entries: {other:?}"),
+    };
+    rig.backlog.append(&key(), near).unwrap();
+    let actions = rig.drain();
+    assert_eq!(
+        inbound_texts(&actions),
+        [
+            ("far-1".into(), Some("1".into())),
+            ("far-2".into(), Some("2".into())),
+            ("near".into(), Some("3".into()))
+        ]
+    );
+    for id in ["1", "2"] {
+        ack_and_sync(&mut rig, id);
+    }
+    assert_eq!(ack_and_sync(&mut rig, "3").last(), Some(&deliver(Event::Live)));
+    assert_eq!(rig.m.push_inbound(rig.now, event("1", "live"), None), Ok(PushOutcome::Sent));
+}

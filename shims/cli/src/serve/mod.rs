@@ -93,9 +93,14 @@ pub(crate) struct Args {
     #[arg(long, value_enum, value_name = "MODE", default_value_t = Reply::Echo)]
     reply: Reply,
     /// Keep buffered frames in this file (created when missing), so they
-    /// survive a restart or a crash [default: in memory, lost on exit].
-    #[arg(long, value_name = "PATH")]
-    store: Option<PathBuf>,
+    /// survive a restart or a crash; or in Redis, `redis://HOST:PORT[/DB]`,
+    /// shared by every `serve` on it [default: in memory, lost on exit].
+    #[arg(long, value_name = "PATH|URL")]
+    store: Option<String>,
+    /// This instance's id among those sharing a Redis store [default: a
+    /// random one, printed in the `listening` line].
+    #[arg(long, value_name = "ID", requires = "store")]
+    instance_id: Option<String>,
     /// Entries one gateway's backlog may hold; a push beyond it fails.
     #[arg(long, value_name = "N", default_value_t = StoreOptions::default().max_entries_per_gateway)]
     max_backlog: usize,
@@ -160,8 +165,9 @@ fn plan(args: Args) -> Result<Plan, Failure> {
         config.connector = ConnectorConfig::with_verifier(verifier);
     }
     let options = StoreOptions { max_entries_per_gateway: args.max_backlog, ..StoreOptions::default() };
-    let store = store::open(args.store.as_deref(), options)?;
+    let store = store::open(args.store.as_deref(), args.instance_id, options)?;
     config.store = Some(store.handle.clone());
+    config.fabric = store.fabric.clone();
     Ok(Plan { addr, config, descriptors, script, record, reply: args.reply, store })
 }
 
@@ -190,7 +196,8 @@ async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
         conns: BTreeMap::new(),
     };
     let listening = JsonObject::new().field("event", "listening").field("url", &handle.url());
-    out.json(listening.field("store", plan.store.kind)).await?;
+    let listening = listening.field("store", plan.store.kind);
+    out.json(listening.opt("instance", plan.store.instance.as_ref())).await?;
     let mut stdin_pushes = tokio::spawn(pushes::run(handle.clone(), out.clone()));
     let mut stdin_done = false;
     let outcome = loop {

@@ -97,6 +97,11 @@ fn report(
             .field("type", frame_type)
             .field("delivery", "buffered")
             .field("bufferId", &buffer_id),
+        Ok(Delivery::Routed { instance, buffer_id }) => head("pushed")
+            .field("type", frame_type)
+            .field("delivery", "routed")
+            .field("instance", &instance)
+            .field("bufferId", &buffer_id),
         Ok(Delivery::Dropped) => {
             head("push_failed").field("error", "the gateway is idle, and interrupts are never buffered")
         }

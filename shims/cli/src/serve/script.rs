@@ -137,7 +137,10 @@ pub(crate) async fn play(handle: ServerHandle, conn: ConnId, steps: Vec<Step>, o
             Ok(delivery) => {
                 let (name, buffer_id) = match &delivery {
                     Delivery::Sent => ("sent", None),
-                    Delivery::Buffered { buffer_id } => ("buffered", Some(buffer_id)),
+                    // A push through a connection of this instance is never routed elsewhere.
+                    Delivery::Buffered { buffer_id } | Delivery::Routed { buffer_id, .. } => {
+                        ("buffered", Some(buffer_id))
+                    }
                     Delivery::Dropped => ("dropped", None),
                 };
                 out.json(head("pushed").field("delivery", name).opt("bufferId", buffer_id)).await

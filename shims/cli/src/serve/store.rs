@@ -1,29 +1,34 @@
-//! `--store PATH`: where buffered frames wait for their gateway.
+//! `--store PATH|URL`: where buffered frames wait for their gateway.
 
 use std::path::Path;
+use std::sync::Arc;
 
+use relay_core::connector::MemoryBacklog;
+use relay_driver::Fabric;
 use relay_store::{FileStore, StoreHandle, StoreOptions};
 
 use crate::stdio::Failure;
 
-/// The store `serve` runs on, and its name for the `listening` line.
+/// The store `serve` runs on, and what the `listening` line says of it.
 #[derive(Debug)]
 pub(crate) struct Opened {
     pub(crate) handle: StoreHandle,
     pub(crate) kind: &'static str,
+    /// The other instances on the same Redis.
+    pub(crate) fabric: Option<Arc<dyn Fabric>>,
+    /// This instance's id, with Redis.
+    pub(crate) instance: Option<String>,
 }
 
 /// Opens the file store at `path` (every unacknowledged entry in it waits
-/// for its gateway's next handshake), or a memory store without one. A file
-/// that cannot be used is an error before listening: starting empty in its
-/// place would lose what it holds.
-pub(crate) fn open(path: Option<&Path>, options: StoreOptions) -> Result<Opened, Failure> {
-    let Some(path) = path else {
-        return Ok(Opened {
-            handle: StoreHandle::spawn(relay_core::connector::MemoryBacklog::new(), options),
-            kind: "memory",
-        });
-    };
-    let store = FileStore::open(path).map_err(|e| Failure::Usage(e.to_string()))?;
-    Ok(Opened { handle: StoreHandle::spawn(store, options), kind: "file" })
+/// for its gateway's next handshake), or a memory store without one.
+pub(crate) fn open(
+    store: Option<&str>,
+    _instance_id: Option<String>,
+    options: StoreOptions,
+) -> Result<Opened, Failure> {
+    let memory = |handle| Opened { handle, kind: "memory", fabric: None, instance: None };
+    let Some(store) = store else { return Ok(memory(StoreHandle::spawn(MemoryBacklog::new(), options))) };
+    let file = FileStore::open(Path::new(store)).map_err(|e| Failure::Usage(e.to_string()))?;
+    Ok(Opened { handle: StoreHandle::spawn(file, options), kind: "file", fabric: None, instance: None })
 }
