@@ -5,8 +5,8 @@ use std::convert::Infallible;
 use std::fmt;
 use std::ops::Bound;
 
+use super::BufferedFrame;
 use crate::gateway::Identity;
-use crate::wire::{Forward, Frame, Inbound, MessageEvent, PassthroughForward};
 
 /// Whose backlog: the gateway id when upgrade auth is on, else the gateway's
 /// first hello identity.
@@ -23,31 +23,6 @@ impl fmt::Display for BacklogKey {
         match self {
             Self::Gateway(id) => write!(f, "gateway {id}"),
             Self::Identity(identity) => write!(f, "identity {identity}"),
-        }
-    }
-}
-
-/// A frame that can wait in a backlog: the two kinds that carry a `bufferId`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum BufferedFrame {
-    /// An `inbound` event.
-    Inbound(Box<MessageEvent>),
-    /// A `passthrough_forward` webhook.
-    Forward(Box<Forward>),
-}
-
-impl BufferedFrame {
-    /// The wire frame, carrying `buffer_id` when given.
-    pub fn into_frame(self, buffer_id: Option<String>) -> Frame {
-        match self {
-            Self::Inbound(event) => {
-                Frame::Inbound(Inbound { event: *event, buffer_id, extra: Default::default() })
-            }
-            Self::Forward(forward) => Frame::PassthroughForward(PassthroughForward {
-                forward: *forward,
-                buffer_id,
-                extra: Default::default(),
-            }),
         }
     }
 }
@@ -204,7 +179,7 @@ impl Backlog for MemoryBacklog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{Platform, SessionSource};
+    use crate::wire::{MessageEvent, Platform, SessionSource};
 
     fn event(text: &str) -> BufferedFrame {
         let source = SessionSource::new(Platform::Telegram, "c1", "dm");
@@ -217,6 +192,7 @@ mod tests {
             .map(|e| match &e.frame {
                 BufferedFrame::Inbound(ev) => (e.buffer_id.clone(), ev.text.clone()),
                 BufferedFrame::Forward(f) => (e.buffer_id.clone(), f.path.clone()),
+                BufferedFrame::Stored(stored) => (e.buffer_id.clone(), stored.as_str().to_owned()),
             })
             .collect()
     }
@@ -259,10 +235,10 @@ mod tests {
 
     #[test]
     fn frames_carry_their_buffer_id() {
-        let line = event("hi").into_frame(Some("7".into())).encode_line();
+        let line = event("hi").into_line(Some("7".into()));
         assert!(line.starts_with(r#"{"type":"inbound","event":{"#), "{line}");
         assert!(line.ends_with(",\"bufferId\":\"7\"}\n"), "{line}");
-        let forward = BufferedFrame::Forward(Box::default()).into_frame(None).encode_line();
+        let forward = BufferedFrame::Forward(Box::default()).into_line(None);
         assert!(forward.starts_with(r#"{"type":"passthrough_forward""#) && !forward.contains("bufferId"));
     }
 }

@@ -81,7 +81,7 @@ impl ConnectorMachine {
         event: MessageEvent,
         buffer_id: Option<String>,
     ) -> Result<PushOutcome, ConnectorError> {
-        self.push(now, BufferedFrame::Inbound(Box::new(event)), buffer_id)
+        self.push_frame(now, BufferedFrame::Inbound(Box::new(event)), buffer_id)
     }
 
     /// Pushes a `passthrough_forward`, like [`push_inbound`](Self::push_inbound).
@@ -95,7 +95,7 @@ impl ConnectorMachine {
         forward: Forward,
         buffer_id: Option<String>,
     ) -> Result<PushOutcome, ConnectorError> {
-        self.push(now, BufferedFrame::Forward(Box::new(forward)), buffer_id)
+        self.push_frame(now, BufferedFrame::Forward(Box::new(forward)), buffer_id)
     }
 
     /// Pushes `interrupt_inbound` for a session. Interrupts skip the backlog
@@ -145,7 +145,13 @@ impl ConnectorMachine {
         Ok(())
     }
 
-    fn push(
+    /// Pushes a bufferable frame of either kind, typed or as a store keeps
+    /// it, like [`push_inbound`](Self::push_inbound).
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectorError::Closed`], or [`ConnectorError::HandshakeIncomplete`].
+    pub fn push_frame(
         &mut self,
         now: Instant,
         frame: BufferedFrame,
@@ -155,7 +161,7 @@ impl ConnectorMachine {
         match self.delivery.route_push() {
             Route::NotReady => Err(ConnectorError::HandshakeIncomplete),
             Route::Live => {
-                self.send(&frame.into_frame(buffer_id));
+                self.send_line(frame.into_line(buffer_id));
                 Ok(PushOutcome::Sent)
             }
             Route::Backlog => {

@@ -259,7 +259,7 @@ impl ConnectorMachine {
                     for entry in entries {
                         self.delivery.sent(&entry.buffer_id);
                         self.stats.replayed += 1;
-                        self.send(&entry.frame.into_frame(Some(entry.buffer_id)));
+                        self.send_line(entry.frame.into_line(Some(entry.buffer_id)));
                     }
                 }
                 if self.delivery.listed(got) {
@@ -301,8 +301,12 @@ impl ConnectorMachine {
     }
 
     pub(super) fn send(&mut self, frame: &Frame) {
+        self.send_line(frame.encode_line());
+    }
+
+    pub(super) fn send_line(&mut self, line: String) {
         self.stats.frames_sent += 1;
-        self.actions.push_back(Action::SendFrame(frame.encode_line()));
+        self.actions.push_back(Action::SendFrame(line));
     }
 
     pub(super) fn deliver(&mut self, event: Event) {

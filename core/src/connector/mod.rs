@@ -85,6 +85,7 @@
 //! ```
 
 mod backlog;
+mod buffered;
 mod commands;
 mod config;
 mod delivery;
@@ -100,7 +101,8 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
-pub use backlog::{Backlog, BacklogEntry, BacklogKey, BufferedFrame, MemoryBacklog};
+pub use backlog::{Backlog, BacklogEntry, BacklogKey, MemoryBacklog};
+pub use buffered::{BufferedFrame, StoredFrame};
 pub use config::ConnectorConfig;
 pub use machine::ConnectorMachine;
 pub use output::{Action, CloseReason, ConnectorError, Event, PushOutcome};

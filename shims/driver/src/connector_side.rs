@@ -71,7 +71,7 @@ impl ConnectorSide {
                 self.state().router.note_inbound(self.conn, &event);
                 self.machine.push_inbound(now, *event, None)?
             }
-            BufferedFrame::Forward(forward) => self.machine.push_forward(now, *forward, None)?,
+            other => self.machine.push_frame(now, other, None)?,
         };
         self.settle_push(outcome)
     }

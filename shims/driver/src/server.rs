@@ -22,9 +22,9 @@ use relay_core::wire::{ActionResult, Descriptor, Forward, MessageEvent};
 use relay_store::{StoreError, StoreFuture, StoreHandle};
 
 use crate::connector_side::{ConnCommand, ConnectorSide, PushReply};
+use crate::fabric::Fabric;
 use crate::server_events::{ConnId, ServerEvent};
 use crate::socket::{LoopTap, SocketLoop};
-use crate::fabric::Fabric;
 use crate::store_timeout::{Deadline, StoreClock, bounded};
 use crate::stream::MaybeTls;
 use crate::{Runtime, unix_now, websocket_config};

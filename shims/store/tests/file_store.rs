@@ -34,7 +34,7 @@ fn inbound_and_forward_frames_come_back_exactly_after_reopening() {
     let store = FileStore::open(&path).unwrap();
     let entries = store.entries_after(&key, None, 1000).unwrap();
     assert_eq!(ids(&entries), appended.iter().map(String::as_str).collect::<Vec<_>>());
-    let read: Vec<_> = entries.into_iter().map(|e| e.frame).collect();
+    let read: Vec<_> = entries.into_iter().map(|e| e.frame.decoded().unwrap()).collect();
     assert_eq!(read, frames);
 }
 

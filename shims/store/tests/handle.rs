@@ -11,7 +11,7 @@ use futures::future::join_all;
 use relay_core::connector::{Backlog, BacklogEntry, BacklogKey, BufferedFrame, MemoryBacklog};
 use relay_store::{FileStore, StoreError, StoreHandle, StoreOptions};
 
-fn labels(entries: &[BacklogEntry]) -> Vec<&str> {
+fn labels(entries: &[BacklogEntry]) -> Vec<String> {
     entries.iter().map(|e| label(&e.frame)).collect()
 }
 

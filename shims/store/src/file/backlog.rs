@@ -206,6 +206,6 @@ mod tests {
         let entries = store.entries_after(&key, None, 2).unwrap();
         let ids: Vec<&str> = entries.iter().map(|e| e.buffer_id.as_str()).collect();
         assert_eq!(ids, ["1", "4"]);
-        assert_eq!(entries[1].frame, text("four"));
+        assert_eq!(entries[1].frame.clone().decoded(), Ok(text("four")));
     }
 }

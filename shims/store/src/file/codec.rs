@@ -1,7 +1,6 @@
 //! How keys and frames are written into the file.
 
-use relay_core::connector::{BacklogKey, BufferedFrame};
-use relay_core::wire::Frame;
+use relay_core::connector::{BacklogKey, BufferedFrame, StoredFrame};
 
 /// The bytes a backlog key is stored under. A tag byte tells the two kinds
 /// apart, and the platform's length comes before it, so no pair of keys
@@ -30,18 +29,13 @@ pub(super) fn encode_key(key: &BacklogKey) -> Vec<u8> {
 /// stored is exactly what a gateway would be sent.
 pub(super) fn encode_frame(frame: BufferedFrame, out: &mut Vec<u8>) {
     out.clear();
-    frame.into_frame(None).encode_into(out);
-    out.pop();
+    frame.encode_into(out);
 }
 
-/// The buffered frame a stored line holds, or why it holds none.
+/// The buffered frame a stored line holds, or why it holds none. The line
+/// is checked, not decoded: a replay sends it as it is, with its `bufferId`.
 pub(super) fn decode_frame(line: &[u8]) -> Result<BufferedFrame, String> {
-    match Frame::decode(line, None) {
-        Ok(Frame::Inbound(inbound)) => Ok(BufferedFrame::Inbound(Box::new(inbound.event))),
-        Ok(Frame::PassthroughForward(forward)) => Ok(BufferedFrame::Forward(Box::new(forward.forward))),
-        Ok(other) => Err(format!("`{}` frames are never buffered", other.frame_type().as_str())),
-        Err(e) => Err(e.to_string()),
-    }
+    StoredFrame::from_line(line).map(BufferedFrame::Stored)
 }
 
 #[cfg(test)]
@@ -70,7 +64,7 @@ mod tests {
     #[test]
     fn a_line_of_another_frame_type_is_refused() {
         let err = decode_frame(br#"{"type":"inbound_ack","bufferId":"1"}"#).unwrap_err();
-        assert_eq!(err, "`inbound_ack` frames are never buffered");
+        assert_eq!(err, "the line is not an inbound or passthrough_forward frame");
         assert!(decode_frame(b"{not json").is_err());
     }
 }

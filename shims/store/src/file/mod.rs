@@ -24,18 +24,19 @@ pub struct FileStoreOptions {
     /// a file damaged outside the store is refused at open instead of
     /// failing a read later. It reads the whole file once.
     pub verify_on_open: bool,
-    /// Every how many removal commits one is synced to disk (default 16;
-    /// 1 syncs each). Appends always sync, and take the removals before
-    /// them along. A crash forgets at most the removals since the last
-    /// sync: those entries are delivered again, which at-least-once
-    /// delivery and the gateway's dedupe absorb, and a replay does not
-    /// wait for a sync per acknowledged window.
+    /// Every how many removal commits one is synced to disk (default 1:
+    /// each, so an acknowledged entry is gone for good once its removal
+    /// completed; removals queued together share one commit). A larger
+    /// value trades that for fewer syncs: a crash then forgets the removals
+    /// since the last sync, and those entries are delivered again, which
+    /// at-least-once delivery and the gateway's dedupe absorb. Appends
+    /// always sync, and take the removals before them along.
     pub removals_per_sync: usize,
 }
 
 impl Default for FileStoreOptions {
     fn default() -> Self {
-        Self { cache_size: 16 << 20, verify_on_open: true, removals_per_sync: 16 }
+        Self { cache_size: 16 << 20, verify_on_open: true, removals_per_sync: 1 }
     }
 }
 
@@ -43,9 +44,9 @@ impl Default for FileStoreOptions {
 ///
 /// Each append batch is one transaction that is synced to disk before it
 /// returns, so an id handed out names an entry that survives a crash, and a
-/// failed batch leaves nothing behind. Removals are transactions too, synced
-/// in groups ([`FileStoreOptions::removals_per_sync`]); closing the store
-/// syncs what is pending.
+/// failed batch leaves nothing behind. Removals are transactions too,
+/// synced as [`FileStoreOptions::removals_per_sync`] says (each, by
+/// default); closing the store syncs what is pending.
 ///
 /// Entries are stored as their wire lines, keyed by backlog key and a
 /// per-key sequence number (the buffer id, in decimal); each key also keeps

@@ -46,10 +46,11 @@ pub(crate) fn realistic(seed: u64, n: usize) -> Vec<BufferedFrame> {
         .collect()
 }
 
-/// The text or path that tells frames apart in assertions.
-pub(crate) fn label(frame: &BufferedFrame) -> &str {
-    match frame {
-        BufferedFrame::Inbound(event) => &event.text,
-        BufferedFrame::Forward(forward) => &forward.path,
+/// The text or path that tells frames apart in assertions (a stored frame decoded).
+pub(crate) fn label(frame: &BufferedFrame) -> String {
+    match frame.clone().decoded() {
+        Ok(BufferedFrame::Inbound(event)) => event.text,
+        Ok(BufferedFrame::Forward(forward)) => forward.path,
+        other => panic!("a stored frame that does not decode: {other:?}"),
     }
 }

@@ -77,10 +77,7 @@ impl ConnectorSide {
             self.append(cx, frame, pushed, None);
             return self.settle_inline(cx);
         };
-        let outcome = match frame {
-            BufferedFrame::Inbound(event) => c.machine.push_inbound(cx.now, *event, None),
-            BufferedFrame::Forward(forward) => c.machine.push_forward(cx.now, *forward, None),
-        };
+        let outcome = c.machine.push_frame(cx.now, frame, None);
         match outcome {
             Ok(PushOutcome::Sent) => {
                 cx.note(Side::Connector, format!("{conn} push {}: live", pushed.key));
