@@ -93,14 +93,9 @@ pub(crate) struct Args {
     #[arg(long, value_enum, value_name = "MODE", default_value_t = Reply::Echo)]
     reply: Reply,
     /// Keep buffered frames in this file (created when missing), so they
-    /// survive a restart or a crash; or in Redis, `redis://HOST:PORT[/DB]`,
-    /// shared by every `serve` on it [default: in memory, lost on exit].
-    #[arg(long, value_name = "PATH|URL")]
+    /// survive a restart or a crash [default: in memory, lost on exit].
+    #[arg(long, value_name = "PATH")]
     store: Option<String>,
-    /// This instance's id among those sharing a Redis store [default: a
-    /// random one, printed in the `listening` line].
-    #[arg(long, value_name = "ID", requires = "store")]
-    instance_id: Option<String>,
     /// Entries one gateway's backlog may hold; a push beyond it fails.
     #[arg(long, value_name = "N", default_value_t = StoreOptions::default().max_entries_per_gateway)]
     max_backlog: usize,
@@ -165,7 +160,7 @@ fn plan(args: Args) -> Result<Plan, Failure> {
         config.connector = ConnectorConfig::with_verifier(verifier);
     }
     let options = StoreOptions { max_entries_per_gateway: args.max_backlog, ..StoreOptions::default() };
-    let store = store::open(args.store.as_deref(), args.instance_id, options)?;
+    let store = store::open(args.store.as_deref(), options)?;
     config.store = Some(store.handle.clone());
     config.fabric = store.fabric.clone();
     Ok(Plan { addr, config, descriptors, script, record, reply: args.reply, store })

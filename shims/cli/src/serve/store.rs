@@ -1,4 +1,4 @@
-//! `--store PATH|URL`: where buffered frames wait for their gateway.
+//! `--store PATH`: where buffered frames wait for their gateway.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,19 +14,16 @@ use crate::stdio::Failure;
 pub(crate) struct Opened {
     pub(crate) handle: StoreHandle,
     pub(crate) kind: &'static str,
-    /// The other instances on the same Redis.
+    /// The other instances sharing the store (none yet: the file and
+    /// memory stores belong to one process).
     pub(crate) fabric: Option<Arc<dyn Fabric>>,
-    /// This instance's id, with Redis.
+    /// This instance's id among them.
     pub(crate) instance: Option<String>,
 }
 
 /// Opens the file store at `path` (every unacknowledged entry in it waits
 /// for its gateway's next handshake), or a memory store without one.
-pub(crate) fn open(
-    store: Option<&str>,
-    _instance_id: Option<String>,
-    options: StoreOptions,
-) -> Result<Opened, Failure> {
+pub(crate) fn open(store: Option<&str>, options: StoreOptions) -> Result<Opened, Failure> {
     let memory = |handle| Opened { handle, kind: "memory", fabric: None, instance: None };
     let Some(store) = store else { return Ok(memory(StoreHandle::spawn(MemoryBacklog::new(), options))) };
     let file = FileStore::open(Path::new(store)).map_err(|e| Failure::Usage(e.to_string()))?;
