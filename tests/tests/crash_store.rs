@@ -136,6 +136,14 @@ fn drain(rt: &tokio::runtime::Runtime, ledger: &mut Ledger, store: &Path) -> usi
     round
 }
 
+/// Pushes `count` frames while no gateway is connected and waits until
+/// every one is reported buffered.
+fn push_buffered(serve: &mut Serve, ledger: &mut Ledger, count: usize) {
+    let pushed = ledger.push(serve, count);
+    pump(serve, None, ledger, "every outcome", |l| l.pending_outcomes() == 0);
+    assert_all_buffered(ledger, pushed);
+}
+
 /// Every push of `range` was reported buffered.
 fn assert_all_buffered(ledger: &Ledger, range: std::ops::Range<usize>) {
     for i in range {
@@ -204,9 +212,7 @@ fn entries_acked_before_a_kill_are_never_replayed() {
 
     ledger.begin_round();
     let mut serve = Serve::start(&store);
-    let pushed = ledger.push(&mut serve, 1000);
-    pump(&mut serve, None, &mut ledger, "1,000 outcomes", |l| l.pending_outcomes() == 0);
-    assert_all_buffered(&ledger, pushed);
+    push_buffered(&mut serve, &mut ledger, 1000);
     // The gateway acks the first 500 of the replay, then holds the rest.
     let gateway = Gateway::connect(&rt, &serve.url, 500);
     ledger.connected();
@@ -513,14 +519,10 @@ fn a_store_file_in_use_by_another_serve_is_refused_and_the_first_keeps_working()
     let mut ledger = Ledger::new(0);
     ledger.begin_round();
     let mut first = Serve::start(&store);
-    let before = ledger.push(&mut first, 10);
-    pump(&mut first, None, &mut ledger, "the first outcomes", |l| l.pending_outcomes() == 0);
-    assert_all_buffered(&ledger, before);
+    push_buffered(&mut first, &mut ledger, 10);
     let stderr = assert_refused(&store, "a file a running serve holds");
     assert!(stderr.contains("locked"), "{stderr}");
-    let after = ledger.push(&mut first, 10);
-    pump(&mut first, None, &mut ledger, "outcomes after the refusal", |l| l.pending_outcomes() == 0);
-    assert_all_buffered(&ledger, after);
+    push_buffered(&mut first, &mut ledger, 10);
     assert!(first.is_running());
 }
 
@@ -550,9 +552,7 @@ fn removals_are_kept_by_a_clean_stop() {
     let mut ledger = Ledger::new(0);
     ledger.begin_round();
     let mut serve = Serve::start(&store);
-    let pushed = ledger.push(&mut serve, 100);
-    pump(&mut serve, None, &mut ledger, "100 outcomes", |l| l.pending_outcomes() == 0);
-    assert_all_buffered(&ledger, pushed);
+    push_buffered(&mut serve, &mut ledger, 100);
     let gateway = Gateway::connect(&rt, &serve.url, usize::MAX);
     ledger.connected();
     pump(&mut serve, Some(&gateway), &mut ledger, "live after acking the replay", Ledger::live);

@@ -166,15 +166,10 @@ impl ServerState {
         if let Some(sender) = newest.and_then(|conn| self.connections.get(conn)) {
             let (reply, answer) = oneshot::channel();
             // A fresh clone always has room for one message, so the command
-            // is queued now, behind the pushes routed before it.
-            match sender.clone().try_send(ConnCommand::Push(frame.clone(), reply)) {
-                Ok(()) => return Routed::Connection { answer, frame },
-                Err(refused) if refused.is_full() => {
-                    let command = Box::new(refused.into_inner());
-                    return Routed::Queue { sender: sender.clone(), command, answer, frame };
-                }
-                // The connection's loop ended: the store takes it.
-                Err(_) => {}
+            // is queued now, behind the pushes routed before it; it fails only
+            // when the connection's loop ended, and then the store takes it.
+            if sender.clone().try_send(ConnCommand::Push(frame.clone(), reply)).is_ok() {
+                return Routed::Connection { answer, frame };
             }
         }
         Routed::Store(self.store.append(to.clone(), frame))
@@ -183,16 +178,7 @@ impl ServerState {
 
 /// Where [`ServerState::route`] sent a push.
 enum Routed {
-    Connection {
-        answer: oneshot::Receiver<Result<PushReply, ConnectorError>>,
-        frame: BufferedFrame,
-    },
-    Queue {
-        sender: mpsc::Sender<ConnCommand>,
-        command: Box<ConnCommand>,
-        answer: oneshot::Receiver<Result<PushReply, ConnectorError>>,
-        frame: BufferedFrame,
-    },
+    Connection { answer: oneshot::Receiver<Result<PushReply, ConnectorError>>, frame: BufferedFrame },
     Store(StoreFuture<String>),
 }
 
@@ -457,10 +443,6 @@ impl ServerHandle {
                 let (answer, frame) = match routed {
                     Routed::Store(append) => return stored(&state, &to, append).await,
                     Routed::Connection { answer, frame } => (answer, frame),
-                    Routed::Queue { mut sender, command, answer, frame } => {
-                        let _ = sender.send(*command).await;
-                        (answer, frame)
-                    }
                 };
                 match answer.await {
                     Ok(Ok(reply)) => return settle(&state, reply).await,

@@ -3,14 +3,14 @@
 //! hanging. Children are killed when their handle is dropped.
 #![allow(dead_code)] // each test file uses a different part
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::Write as _;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::common::relay_path;
+use super::common::{read_output, relay_path};
 
 /// How long any single wait may take.
 pub(crate) const WAIT: Duration = Duration::from_secs(15);
@@ -54,23 +54,7 @@ pub(crate) struct Running {
 impl Running {
     pub(crate) fn spawn(mut command: Command) -> Self {
         let mut child = command.spawn().expect("relay starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let (err_tx, stderr_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            let _ = err_tx.send(text);
-        });
+        let (lines, stderr_rx) = read_output(&mut child);
         let stdin = child.stdin.take();
         Self { child, stdin, lines, stderr: stderr_rx, seen: Vec::new() }
     }

@@ -6,9 +6,10 @@
 //! building every time means a test never runs a stale binary.
 #![allow(dead_code)] // each test file uses a different part
 
+use std::io::{BufRead as _, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::process::{Child, Command};
+use std::sync::{OnceLock, mpsc};
 
 /// A command running the `relay` binary.
 pub(crate) fn relay() -> assert_cmd::Command {
@@ -24,6 +25,29 @@ pub(crate) fn relay_std() -> Command {
 pub(crate) fn relay_path() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(build_relay)
+}
+
+/// Reads a spawned child's stdout line by line and its whole stderr, each
+/// on a thread of its own, so a test never blocks on a full pipe.
+pub(crate) fn read_output(child: &mut Child) -> (mpsc::Receiver<String>, mpsc::Receiver<String>) {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let (line_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let (err_tx, errors) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        let _ = err_tx.send(text);
+    });
+    (lines, errors)
 }
 
 /// Runs `relay` with `args` and `stdin`; returns (stdout, stderr, exit code).

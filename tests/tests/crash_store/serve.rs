@@ -2,7 +2,7 @@
 //! pushes without blocking, read line by line with bounded waits, and kill
 //! with SIGKILL at any moment.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::WAIT;
-use crate::common::relay_path;
+use crate::common::{read_output, relay_path};
 
 /// The `GATEWAY_RELAY_*` variables, removed from every child.
 const RELAY_ENV: [&str; 7] = [
@@ -104,24 +104,8 @@ impl Serve {
     /// Starts `command` without reading anything.
     pub(crate) fn spawn(mut command: Command) -> Self {
         let mut child = command.spawn().expect("relay serve starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut stderr = child.stderr.take().expect("piped stderr");
         let mut stdin = child.stdin.take().expect("piped stdin");
-        let (line_tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line_tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let (err_tx, stderr_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            let _ = err_tx.send(text);
-        });
+        let (lines, stderr_rx) = read_output(&mut child);
         // Writes happen on their own thread, so a test never blocks on a
         // full pipe and can kill serve while a burst is still being written.
         let (in_tx, chunks) = mpsc::channel::<Vec<u8>>();

@@ -162,7 +162,6 @@ fn plan(args: Args) -> Result<Plan, Failure> {
     let options = StoreOptions { max_entries_per_gateway: args.max_backlog, ..StoreOptions::default() };
     let store = store::open(args.store.as_deref(), options)?;
     config.store = Some(store.handle.clone());
-    config.fabric = store.fabric.clone();
     Ok(Plan { addr, config, descriptors, script, record, reply: args.reply, store })
 }
 
@@ -191,8 +190,7 @@ async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
         conns: BTreeMap::new(),
     };
     let listening = JsonObject::new().field("event", "listening").field("url", &handle.url());
-    let listening = listening.field("store", plan.store.kind);
-    out.json(listening.opt("instance", plan.store.instance.as_ref())).await?;
+    out.json(listening.field("store", plan.store.kind)).await?;
     let mut stdin_pushes = tokio::spawn(pushes::run(handle.clone(), out.clone()));
     let mut stdin_done = false;
     let outcome = loop {

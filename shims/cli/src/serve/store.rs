@@ -1,10 +1,8 @@
 //! `--store PATH`: where buffered frames wait for their gateway.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use relay_core::connector::MemoryBacklog;
-use relay_driver::Fabric;
 use relay_store::{FileStore, StoreHandle, StoreOptions};
 
 use crate::stdio::Failure;
@@ -14,18 +12,14 @@ use crate::stdio::Failure;
 pub(crate) struct Opened {
     pub(crate) handle: StoreHandle,
     pub(crate) kind: &'static str,
-    /// The other instances sharing the store (none yet: the file and
-    /// memory stores belong to one process).
-    pub(crate) fabric: Option<Arc<dyn Fabric>>,
-    /// This instance's id among them.
-    pub(crate) instance: Option<String>,
 }
 
 /// Opens the file store at `path` (every unacknowledged entry in it waits
 /// for its gateway's next handshake), or a memory store without one.
 pub(crate) fn open(store: Option<&str>, options: StoreOptions) -> Result<Opened, Failure> {
-    let memory = |handle| Opened { handle, kind: "memory", fabric: None, instance: None };
-    let Some(store) = store else { return Ok(memory(StoreHandle::spawn(MemoryBacklog::new(), options))) };
+    let Some(store) = store else {
+        return Ok(Opened { handle: StoreHandle::spawn(MemoryBacklog::new(), options), kind: "memory" });
+    };
     let file = FileStore::open(Path::new(store)).map_err(|e| Failure::Usage(e.to_string()))?;
-    Ok(Opened { handle: StoreHandle::spawn(file, options), kind: "file", fabric: None, instance: None })
+    Ok(Opened { handle: StoreHandle::spawn(file, options), kind: "file" })
 }
