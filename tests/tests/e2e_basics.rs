@@ -41,8 +41,9 @@ async fn inbound_ack_and_interrupt_routing(rt: Rt) {
     let (server, events) = rt.listen(ServerConfig::default()).await;
     let mut seen = auto_connector(rt, server.clone(), events, Replies::Echo);
     let (client, mut events) = rt.connect(&server.url(), ClientConfig::default()).await.unwrap();
-    let conn = expect(rt, &mut seen, "connected", |e| match e {
-        ServerEvent::Connected { conn, .. } => Some(*conn),
+    // A push before `live` is buffered behind the (empty) backlog read.
+    let conn = expect(rt, &mut seen, "live", |e| match e {
+        ServerEvent::Live { conn } => Some(*conn),
         _ => None,
     })
     .await;
@@ -77,8 +78,9 @@ async fn passthrough_bytes_are_exact(rt: Rt) {
     let (server, events) = rt.listen(ServerConfig::default()).await;
     let mut seen = auto_connector(rt, server.clone(), events, Replies::Echo);
     let (client, mut events) = rt.connect(&server.url(), ClientConfig::default()).await.unwrap();
-    let conn = expect(rt, &mut seen, "connected", |e| match e {
-        ServerEvent::Connected { conn, .. } => Some(*conn),
+    // A push before `live` is buffered behind the (empty) backlog read.
+    let conn = expect(rt, &mut seen, "live", |e| match e {
+        ServerEvent::Live { conn } => Some(*conn),
         _ => None,
     })
     .await;
