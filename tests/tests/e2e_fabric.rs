@@ -1,7 +1,8 @@
 //! Two connector servers on one shared store, joined by an in-memory
-//! `Fabric` (shims/driver/src/fabric.rs): a push made on the instance that
-//! does not hold the gateway goes to the store, the holder hears of it and
-//! delivers it from there; after the gateway moves, nothing is lost.
+//! `Fabric` (shims/driver/src/fabric.rs): every push goes to the store,
+//! the holder hears of it and delivers it from there; after the gateway
+//! moves, nothing is lost; an interrupt made on the other instance reaches
+//! the gateway through its holder.
 
 mod support;
 
@@ -12,16 +13,30 @@ use relay_core::connector::{BacklogKey, BufferedFrame};
 use relay_core::gateway::Identity;
 use relay_core::wire::{MessageEvent, Platform, SessionSource};
 use relay_driver::{
-    AppendListener, BoxFuture, ClientConfig, ClientEvent, Delivery, Fabric, Holder, ServerConfig, ServerEvent,
+    BoxFuture, ClientConfig, ClientEvent, Delivery, Fabric, Holder, News, NewsListener, ServerConfig,
+    ServerEvent,
 };
 use relay_store::StoreHandle;
 use support::{Replies, Rt, auto_connector, expect};
 
-/// Claims and listeners of every instance, in one process.
+/// Claims, sessions and listeners of every instance, in one process.
 #[derive(Default)]
 struct Bus {
     claims: Mutex<BTreeMap<BacklogKey, Holder>>,
-    listeners: Mutex<Vec<(String, Arc<AppendListener>)>>,
+    sessions: Mutex<BTreeMap<String, BacklogKey>>,
+    listeners: Mutex<Vec<(String, Arc<NewsListener>)>>,
+}
+
+impl Bus {
+    /// Hands `news` to every instance but `from`.
+    fn tell_others(&self, from: &str, news: &News) {
+        let listeners: Vec<_> = self.listeners.lock().unwrap().clone();
+        for (id, listener) in listeners {
+            if id != from {
+                listener(news.clone());
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Bus {
@@ -60,15 +75,28 @@ impl Fabric for LocalFabric {
     }
 
     fn announce_append(&self, key: &BacklogKey) {
-        let listeners: Vec<_> = self.bus.listeners.lock().unwrap().clone();
-        for (id, listener) in listeners {
-            if id != self.id {
-                listener(key.clone());
-            }
-        }
+        self.bus.tell_others(&self.id, &News::Appended(key.clone()));
     }
 
-    fn subscribe(&self, listener: AppendListener) {
+    fn note_session(&self, session_key: &str, key: &BacklogKey) {
+        self.bus.sessions.lock().unwrap().insert(session_key.to_owned(), key.clone());
+    }
+
+    fn session_owner(&self, session_key: &str) -> BoxFuture<Result<Option<BacklogKey>, String>> {
+        let owner = self.bus.sessions.lock().unwrap().get(session_key).cloned();
+        Box::pin(async move { Ok(owner) })
+    }
+
+    fn send_interrupt(&self, to: &BacklogKey, session_key: &str, chat_id: &str) {
+        let news = News::Interrupt {
+            to: to.clone(),
+            session_key: session_key.to_owned(),
+            chat_id: chat_id.to_owned(),
+        };
+        self.bus.tell_others(&self.id, &news);
+    }
+
+    fn subscribe(&self, listener: NewsListener) {
         self.bus.listeners.lock().unwrap().push((self.id.clone(), Arc::new(listener)));
     }
 }
@@ -106,8 +134,27 @@ async fn push_on_b_reaches_the_gateway_on_a_and_survives_a_move(rt: Rt) {
     assert_eq!(got, ("from-b".to_owned(), buffer_id.clone()));
     client.ack(&buffer_id).await.unwrap();
     expect(rt, &mut seen_a, "live on A again", |e| matches!(e, ServerEvent::Live { .. }).then_some(())).await;
-    // Pushed on A, which holds the gateway: live, as on a lone instance.
-    assert_eq!(a.push(&key, event("from-a")).await.unwrap(), Delivery::Sent);
+    // Pushed on A, which holds the gateway: through the store as well.
+    let delivery = a.push(&key, event("from-a")).await.unwrap();
+    let Delivery::Routed { instance, buffer_id } = delivery else { panic!("routed through A: {delivery:?}") };
+    assert_eq!(instance, "A");
+    let got = expect(rt, &mut events, "the frame pushed on A", |e| match e {
+        ClientEvent::Inbound { event, buffer_id: Some(id) } => Some((event.text.clone(), id.clone())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(got, ("from-a".to_owned(), buffer_id.clone()));
+    client.ack(&buffer_id).await.unwrap();
+
+    // An interrupt for the session made on B goes through A.
+    let session = "agent:main:telegram:dm:42";
+    assert_eq!(b.push_interrupt(session, "42").await.unwrap(), Delivery::Forwarded { instance: "A".into() });
+    let interrupted = expect(rt, &mut events, "the interrupt", |e| match e {
+        ClientEvent::Interrupt { session_key, .. } => Some(session_key.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(interrupted, session);
 
     // The gateway leaves A; what B takes meanwhile waits in the store and
     // reaches it on its next handshake, wherever that is.
@@ -119,13 +166,11 @@ async fn push_on_b_reaches_the_gateway_on_a_and_survives_a_move(rt: Rt) {
     assert!(matches!(b.push(&key, event("while-away")).await.unwrap(), Delivery::Buffered { .. }));
     let (moved, mut events) = rt.connect(&b.url(), ClientConfig::default()).await.unwrap();
     let replayed = expect(rt, &mut events, "the replay on B", |e| match e {
-        ClientEvent::Inbound { event, buffer_id: Some(id) } if event.text != "from-a" => {
-            Some((event.text.clone(), id.clone()))
-        }
+        ClientEvent::Inbound { event, buffer_id: Some(id) } => Some((event.text.clone(), id.clone())),
         _ => None,
     })
     .await;
-    assert_eq!(replayed.0, "while-away", "the acked entry is not replayed");
+    assert_eq!(replayed.0, "while-away", "the acked entries are not replayed");
     moved.ack(&replayed.1).await.unwrap();
     moved.close().await;
 }

@@ -11,11 +11,13 @@ use relay_core::connector::{
     Action, BacklogEntry, BufferedFrame, CloseReason, ConnectorError, ConnectorMachine, Event, PushOutcome,
     StoreFailure, StoreRequest,
 };
-use relay_core::wire::{ActionResult, Descriptor};
+use relay_core::policy::{SessionKeyOptions, session_key};
+use relay_core::wire::{ActionResult, Descriptor, OutboundAction};
 use relay_store::StoreFuture;
 
 use crate::server::{ServerState, lock};
 use crate::server_events::{ConnId, ServerEvent};
+use crate::server_fabric::note_session;
 use crate::socket::{Endpoint, Outbox};
 use crate::store_timeout::Deadline;
 
@@ -69,6 +71,7 @@ impl ConnectorSide {
         let outcome = match frame {
             BufferedFrame::Inbound(event) => {
                 self.state().router.note_inbound(self.conn, &event);
+                self.share_session(&session_key(&event.source, SessionKeyOptions::default(), None));
                 self.machine.push_inbound(now, *event, None)?
             }
             other => self.machine.push_frame(now, other, None)?,
@@ -104,6 +107,13 @@ impl ConnectorSide {
             state.gateways.entry(key).or_default().push(self.conn);
             drop(state);
             self.registered = true;
+        }
+    }
+
+    /// Tells the other instances that this connection's gateway owns `session`.
+    fn share_session(&self, session: &str) {
+        if let Some(key) = self.machine.backlog_key() {
+            note_session(self.state().fabric.as_ref(), session, key);
         }
     }
 
@@ -243,6 +253,9 @@ impl Endpoint for ConnectorSide {
                         _ => {}
                     }
                     self.state().router.observe(self.conn, &event);
+                    if let Some(session) = named_session(&event) {
+                        self.share_session(session);
+                    }
                     if let Some(event) = self.server_event(event) {
                         out.events.push_back(event);
                     }
@@ -257,5 +270,18 @@ impl Endpoint for ConnectorSide {
                 _ => {}
             }
         }
+    }
+}
+
+/// The session a frame from the gateway names, which its gateway then owns
+/// (the cases `SessionRouter::observe` notes).
+fn named_session(event: &Event) -> Option<&str> {
+    match event {
+        Event::Request { action, .. } => match action.as_ref() {
+            OutboundAction::FollowUp(follow_up) => Some(&follow_up.session_key),
+            _ => None,
+        },
+        Event::Interrupt { session_key, .. } => Some(session_key),
+        _ => None,
     }
 }

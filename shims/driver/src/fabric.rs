@@ -1,15 +1,25 @@
 //! Several connector instances on one shared backlog store.
 //!
 //! The rule that makes a gateway safe to move between instances while
-//! pushes are in flight: a push made on an instance that holds no ready
-//! connection of the gateway goes into the gateway's backlog in the shared
-//! store (durable first), and the instance that holds the gateway hears of
-//! the append and delivers it from the store, in store order, the same way
-//! it replays a backlog. A push made on the holder goes through its
-//! connection as on a lone instance. So every push is either in the store
-//! (delivered by whoever holds the gateway now or next) or on the
-//! connection; a holder that dies leaves everything unacknowledged in the
-//! store for the gateway's next handshake, on any instance.
+//! pushes are in flight: **with a fabric, every push addressed to a gateway
+//! goes through its backlog in the shared store**, durable first, and the
+//! instance holding the gateway delivers it from there, in store order, the
+//! way it replays a backlog (each frame with its `bufferId`, removed once
+//! the gateway acknowledges it). The instance that took the push tells the
+//! holder: itself directly, another instance through
+//! [`announce_append`](Fabric::announce_append). So a push is never only
+//! on a connection that may drop: whatever is unacknowledged when a holder
+//! dies or its gateway moves is still in the store, for whoever holds the
+//! gateway next, on any instance. Per submitting instance, pushes keep
+//! their order: one instance's appends to a key land in the store in the
+//! order they were made, and every holder delivers in store order.
+//!
+//! Sessions are shared the same way: each instance records which gateway
+//! owns a session ([`note_session`](Fabric::note_session)), so an interrupt
+//! submitted on any instance finds the gateway, and is handed to the
+//! instance holding it ([`send_interrupt`](Fabric::send_interrupt)).
+//! Interrupts are never buffered: one for a gateway no instance holds is
+//! refused.
 
 use relay_core::connector::BacklogKey;
 
@@ -25,12 +35,29 @@ pub struct Holder {
     pub live: bool,
 }
 
-/// Called with the backlog key of every append made on another instance.
-pub type AppendListener = Box<dyn Fn(BacklogKey) + Send + Sync>;
+/// What another instance tells this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum News {
+    /// Something was appended to this gateway's backlog: read it.
+    Appended(BacklogKey),
+    /// Send `interrupt_inbound` for a session to this gateway.
+    Interrupt {
+        /// The gateway.
+        to: BacklogKey,
+        /// The session to interrupt.
+        session_key: String,
+        /// Its chat.
+        chat_id: String,
+    },
+}
 
-/// Who holds which gateway across instances, and news of appends. An
-/// implementation keeps each claim under a lease it refreshes itself, so
-/// that a dead instance's claims expire.
+/// Called with every piece of [`News`] for a gateway this instance holds.
+pub type NewsListener = Box<dyn Fn(News) + Send + Sync>;
+
+/// Who holds which gateway across instances, which gateway owns which
+/// session, and news between instances. An implementation keeps each
+/// claim under a lease it refreshes itself, so that a dead instance's
+/// claims expire.
 pub trait Fabric: Send + Sync + std::fmt::Debug + 'static {
     /// This instance's id.
     fn instance_id(&self) -> &str;
@@ -50,10 +77,23 @@ pub trait Fabric: Send + Sync + std::fmt::Debug + 'static {
     /// instance holding it.
     fn announce_append(&self, key: &BacklogKey);
 
-    /// Hands every append announced by other instances, for a gateway this
-    /// instance holds, to `listener`, from any thread. An implementation
+    /// The gateway `key` owns `session_key` (it was pushed an event of the
+    /// session, or sent a frame naming it).
+    fn note_session(&self, session_key: &str, key: &BacklogKey);
+
+    /// The gateway that owns `session_key`, as any instance noted last.
+    fn session_owner(&self, session_key: &str) -> BoxFuture<Result<Option<BacklogKey>, String>>;
+
+    /// Hands an interrupt for `session_key` to the instance holding `to`.
+    /// Not acknowledged: it is lost if that instance lets go of the
+    /// gateway meanwhile, like an interrupt sent down a connection that
+    /// drops.
+    fn send_interrupt(&self, to: &BacklogKey, session_key: &str, chat_id: &str);
+
+    /// Hands every piece of news from other instances about a gateway this
+    /// instance holds to `listener`, from any thread. An implementation
     /// whose announcements can be missed (a reconnecting subscription) also
-    /// calls it for every key it holds after resubscribing, and now and
-    /// then: a spurious call costs one store read.
-    fn subscribe(&self, listener: AppendListener);
+    /// calls it with [`News::Appended`] for every key it holds after
+    /// resubscribing, and now and then: a spurious call costs one store read.
+    fn subscribe(&self, listener: NewsListener);
 }

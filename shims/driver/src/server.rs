@@ -17,13 +17,16 @@ use futures_rustls::rustls;
 use relay_core::connector::{
     BacklogKey, BufferedFrame, ConnectorConfig, ConnectorError, ConnectorMachine, SessionRouter,
 };
-use relay_core::policy::TokenVerifier;
+use relay_core::policy::{SessionKeyOptions, TokenVerifier, session_key};
 use relay_core::wire::{ActionResult, Descriptor, Forward, MessageEvent};
 use relay_store::{StoreError, StoreFuture, StoreHandle};
 
 use crate::connector_side::{ConnCommand, ConnectorSide, PushReply};
 use crate::fabric::Fabric;
 use crate::server_events::{ConnId, ServerEvent};
+use crate::server_fabric::{
+    interrupt_elsewhere, interrupt_held_elsewhere, news_listener, note_session, stored,
+};
 use crate::socket::{LoopTap, SocketLoop};
 use crate::store_timeout::{Deadline, StoreClock, bounded};
 use crate::stream::MaybeTls;
@@ -101,14 +104,20 @@ pub enum Delivery {
         /// The backlog entry; the gateway acknowledges it with `inbound_ack`.
         buffer_id: String,
     },
-    /// Appended to the gateway's backlog in the shared store, for another
-    /// instance that holds the gateway live and delivers it from there
-    /// (several instances on one store, see [`Fabric`]).
+    /// Appended to the gateway's backlog in the shared store, for the
+    /// instance that holds the gateway live (this one or another) and
+    /// delivers it from there (several instances on one store, see [`Fabric`]).
     Routed {
         /// The holding instance.
         instance: String,
         /// The backlog entry.
         buffer_id: String,
+    },
+    /// Handed to another instance, which sends it down the connection of
+    /// the gateway it holds (an interrupt: never buffered, not acknowledged).
+    Forwarded {
+        /// The holding instance.
+        instance: String,
     },
     /// Not deliverable and not bufferable (an interrupt for an idle gateway).
     Dropped,
@@ -162,6 +171,10 @@ impl ServerState {
     /// and enqueueing under one lock keeps a push ahead of the replay read
     /// of a connection that registers after it.
     fn route(&self, to: &BacklogKey, frame: BufferedFrame) -> Routed {
+        if self.fabric.is_some() {
+            // Through the shared store, always (see `Fabric`).
+            return Routed::Store(self.store.append(to.clone(), frame));
+        }
         let newest = self.gateways.get(to).and_then(|conns| conns.last());
         if let Some(sender) = newest.and_then(|conn| self.connections.get(conn)) {
             let (reply, answer) = oneshot::channel();
@@ -173,6 +186,27 @@ impl ServerState {
             }
         }
         Routed::Store(self.store.append(to.clone(), frame))
+    }
+
+    /// Tells every ready connection of `to` here that its backlog grew;
+    /// whether there was any.
+    pub(crate) fn tell_connections(&self, to: &BacklogKey) -> bool {
+        let conns = self.gateways.get(to).map_or(&[][..], Vec::as_slice);
+        for conn in conns {
+            if let Some(sender) = self.connections.get(conn) {
+                // A fresh clone always has room; a closed connection has no use for it.
+                let _ = sender.clone().try_send(ConnCommand::BacklogAppended);
+            }
+        }
+        !conns.is_empty()
+    }
+
+    /// Queues `command` for the newest ready connection of `to`, if any.
+    pub(crate) fn command_newest(&self, to: &BacklogKey, command: ConnCommand) {
+        let newest = self.gateways.get(to).and_then(|conns| conns.last());
+        if let Some(sender) = newest.and_then(|conn| self.connections.get(conn)) {
+            let _ = sender.clone().try_send(command);
+        }
     }
 }
 
@@ -253,7 +287,7 @@ pub async fn listen<R: Runtime>(
         _stop: Arc::new(StopOnDrop(stop_tx)),
     };
     if let Some(fabric) = &config.fabric {
-        fabric.subscribe(appends_elsewhere(Arc::downgrade(&state)));
+        fabric.subscribe(news_listener(Arc::downgrade(&state)));
     }
     rt.spawn(accept_loop(rt.clone(), listener, config, state, events_tx, stop));
     Ok((handle, ServerEvents(events)))
@@ -418,6 +452,11 @@ impl ServerHandle {
     /// idle, replaying, offline, or was never seen — and
     /// [`Delivery::Buffered`] once the store made it durable.
     ///
+    /// With a [`Fabric`] every push is appended to the shared store first,
+    /// then delivered from there by the instance holding the gateway:
+    /// [`Delivery::Routed`] names it when it delivers live (this instance
+    /// included), [`Delivery::Buffered`] says nobody does now.
+    ///
     /// Where the push goes is decided and queued when this is called, not
     /// when the future is first polled, so pushes made one after another
     /// keep their order (also when their futures are awaited together).
@@ -435,7 +474,14 @@ impl ServerHandle {
     ) -> impl Future<Output = Result<Delivery, ServerError>> + Send + 'static {
         let state = Arc::clone(&self.state);
         let to = to.clone();
-        let first = lock(&state).route(&to, frame);
+        let first = {
+            let guard = lock(&state);
+            if let BufferedFrame::Inbound(event) = &frame {
+                let session = session_key(&event.source, SessionKeyOptions::default(), None);
+                note_session(guard.fabric.as_ref(), &session, &to);
+            }
+            guard.route(&to, frame)
+        };
         async move {
             let mut routed = first;
             let mut reroutes = 0;
@@ -464,10 +510,13 @@ impl ServerHandle {
 
     /// Sends `interrupt_inbound` to the gateway whose backlog key is `to`,
     /// through its newest ready connection. Interrupts are never buffered.
+    /// With a [`Fabric`], a gateway held by another instance gets it through
+    /// that instance ([`Delivery::Forwarded`]).
     ///
     /// # Errors
     ///
-    /// [`ServerError::NotConnected`] when the gateway has no ready connection.
+    /// [`ServerError::NotConnected`] when the gateway has no ready
+    /// connection (on any instance).
     pub async fn push_interrupt_for(
         &self,
         to: &BacklogKey,
@@ -475,8 +524,10 @@ impl ServerHandle {
         chat_id: &str,
     ) -> Result<Delivery, ServerError> {
         let newest = self.lock().gateways.get(to).and_then(|conns| conns.last()).copied();
-        let conn = newest.ok_or_else(|| ServerError::NotConnected(to.clone()))?;
-        self.push_interrupt_to(conn, session_key, chat_id).await
+        match newest {
+            Some(conn) => self.push_interrupt_to(conn, session_key, chat_id).await,
+            None => interrupt_held_elsewhere(&self.state, to, session_key, chat_id).await,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ServerState> {
@@ -534,12 +585,26 @@ impl ServerHandle {
     }
 
     /// Sends `interrupt_inbound` down the connection that owns `session_key` (PROTOCOL §6).
+    ///
+    /// With a [`Fabric`], a session no connection here owns is looked up
+    /// among the instances: the interrupt goes down this instance's
+    /// connection of the owning gateway, or is handed to the instance
+    /// holding it ([`Delivery::Forwarded`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::NoRoute`] when no connection (of any instance) owns
+    /// the session; [`ServerError::NotConnected`] when its gateway has no
+    /// ready connection anywhere.
     pub async fn push_interrupt(&self, session_key: &str, chat_id: &str) -> Result<Delivery, ServerError> {
-        let conn = *self
-            .lock()
-            .router
-            .route(session_key)
-            .map_err(|_| ServerError::NoRoute(session_key.to_owned()))?;
+        let local = self.lock().router.route(session_key).ok().copied();
+        let conn = match local {
+            Some(conn) => conn,
+            None => match interrupt_elsewhere(&self.state, session_key, chat_id).await? {
+                Ok(forwarded) => return Ok(forwarded),
+                Err(held_here) => return self.push_interrupt_for(&held_here, session_key, chat_id).await,
+            },
+        };
         let (key, chat) = (session_key.to_owned(), chat_id.to_owned());
         let reply = self.call(conn, |reply| ConnCommand::Interrupt(key, chat, reply)).await?;
         settle(&self.state, reply).await
@@ -579,45 +644,13 @@ async fn settle(state: &Mutex<ServerState>, reply: PushReply) -> Result<Delivery
     }
 }
 
-/// Waits for a push the store took for a gateway with no ready connection
-/// here, then tells the other instances, and says who delivers it.
-async fn stored(
-    state: &Mutex<ServerState>,
-    to: &BacklogKey,
-    append: StoreFuture<String>,
-) -> Result<Delivery, ServerError> {
-    let delivery = buffered(state, append).await?;
-    let Some(fabric) = lock(state).fabric.clone() else { return Ok(delivery) };
-    fabric.announce_append(to);
-    let Delivery::Buffered { buffer_id } = delivery else { return Ok(delivery) };
-    match fabric.holder(to).await {
-        Ok(Some(holder)) if holder.live && holder.instance != fabric.instance_id() => {
-            Ok(Delivery::Routed { instance: holder.instance, buffer_id })
-        }
-        // Nobody delivers it live now: it waits for the gateway's next handshake.
-        Ok(_) | Err(_) => Ok(Delivery::Buffered { buffer_id }),
-    }
-}
-
 /// Waits for an append to become durable. The deadline starts here, on the
 /// first poll: a push may be made outside the runtime, its future awaited
 /// inside.
-async fn buffered(state: &Mutex<ServerState>, append: StoreFuture<String>) -> Result<Delivery, ServerError> {
+pub(crate) async fn buffered(
+    state: &Mutex<ServerState>,
+    append: StoreFuture<String>,
+) -> Result<Delivery, ServerError> {
     let deadline = lock(state).clock.deadline_from_now();
     Ok(Delivery::Buffered { buffer_id: bounded(append, deadline).await? })
-}
-
-/// Hands news of another instance's append to every ready connection of
-/// that gateway here, which replays the new entries.
-fn appends_elsewhere(state: std::sync::Weak<Mutex<ServerState>>) -> crate::fabric::AppendListener {
-    Box::new(move |key| {
-        let Some(state) = state.upgrade() else { return };
-        let state = lock(&state);
-        for conn in state.gateways.get(&key).into_iter().flatten() {
-            if let Some(sender) = state.connections.get(conn) {
-                // A fresh clone always has room; a closed connection has no use for it.
-                let _ = sender.clone().try_send(ConnCommand::BacklogAppended);
-            }
-        }
-    })
 }

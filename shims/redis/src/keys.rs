@@ -10,6 +10,8 @@ use relay_core::gateway::Identity;
 
 /// The channel announcements of appends are published on.
 pub(crate) const APPENDED_CHANNEL: &str = "relay:appended";
+/// The channel interrupts for gateways held elsewhere are published on.
+pub(crate) const INTERRUPT_CHANNEL: &str = "relay:interrupt";
 
 /// The stream holding `key`'s backlog.
 pub(crate) fn backlog_stream(key: &BacklogKey) -> String {
@@ -19,6 +21,11 @@ pub(crate) fn backlog_stream(key: &BacklogKey) -> String {
 /// The string key holding the claim on `key`.
 pub(crate) fn holder_key(key: &BacklogKey) -> String {
     format!("relay:holder:{}", encode(key))
+}
+
+/// The string key naming the gateway that owns `session`.
+pub(crate) fn session_key(session: &str) -> String {
+    format!("relay:session:{}", escape(session))
 }
 
 /// `key`'s spelling in Redis names and announcements.
@@ -46,7 +53,8 @@ fn needs_escape(byte: u8) -> bool {
     matches!(byte, b'%' | b':' | b' ' | 0x7f) || byte < 0x20
 }
 
-fn escape(part: &str) -> String {
+/// `part` with `%`, `:`, spaces and control characters percent-escaped.
+pub(crate) fn escape(part: &str) -> String {
     let mut out = String::with_capacity(part.len());
     for ch in part.chars() {
         match u8::try_from(ch) {
@@ -59,7 +67,7 @@ fn escape(part: &str) -> String {
 
 /// The text an escaped part stands for; `None` if it is not one (a bare
 /// `:` or `%`, a bad escape, bytes that are not UTF-8).
-fn unescape(part: &[u8]) -> Option<String> {
+pub(crate) fn unescape(part: &[u8]) -> Option<String> {
     let mut out = Vec::with_capacity(part.len());
     let mut bytes = part.iter();
     while let Some(&byte) = bytes.next() {
@@ -111,6 +119,7 @@ mod tests {
         assert_eq!(backlog_stream(&BacklogKey::Gateway("gw-1".into())), "relay:backlog:g:gw-1");
         let key = BacklogKey::Identity(Identity::new("slack", "B 1:x"));
         assert_eq!(holder_key(&key), "relay:holder:i:slack:B%201%3Ax");
+        assert_eq!(session_key("agent:main:telegram:dm:1"), "relay:session:agent%3Amain%3Atelegram%3Adm%3A1");
     }
 
     #[test]

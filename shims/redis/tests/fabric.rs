@@ -103,7 +103,7 @@ fn announcements_reach_only_the_instance_holding_the_gateway() {
     let (a, b) = (default_fabric(&server, "a"), default_fabric(&server, "b"));
     let (held, other) = (gateway("held-by-a"), gateway("held-by-nobody"));
     a.hold(&held, true);
-    let (listen, heard) = listener();
+    let (listen, heard, _) = listener();
     a.subscribe(listen);
     // Once subscribed, A reads every gateway it holds.
     assert_eq!(next(&heard, Duration::from_secs(5)), Some(held.clone()));
@@ -120,6 +120,69 @@ fn announcements_reach_only_the_instance_holding_the_gateway() {
 }
 
 #[test]
+fn a_session_noted_on_one_instance_names_its_gateway_on_another() {
+    let server = RedisServer::start();
+    let (a, b) = (default_fabric(&server, "a"), default_fabric(&server, "b"));
+    let (gw1, gw2) = (gateway("gw-1"), identity("slack", "B 1"));
+    a.note_session("agent:main:telegram:dm:111", &gw1);
+    settle(&a, &gw1);
+    assert_eq!(block_on(b.session_owner("agent:main:telegram:dm:111")), Ok(Some(gw1)));
+    // The newest owner wins, whoever noted it.
+    b.note_session("agent:main:telegram:dm:111", &gw2);
+    settle(&b, &gw2);
+    assert_eq!(block_on(a.session_owner("agent:main:telegram:dm:111")), Ok(Some(gw2)));
+    assert_eq!(block_on(a.session_owner("agent:main:never")), Ok(None));
+}
+
+#[test]
+fn an_interrupt_reaches_only_the_instance_holding_the_gateway() {
+    let server = RedisServer::start();
+    let (a, b, c) =
+        (default_fabric(&server, "a"), default_fabric(&server, "b"), default_fabric(&server, "c"));
+    let key = gateway("gw");
+    a.hold(&key, true);
+    let (listen_a, _, interrupts_a) = listener();
+    let (listen_c, _, interrupts_c) = listener();
+    a.subscribe(listen_a);
+    c.subscribe(listen_c);
+    // Each subscriber sweeps once it is subscribed; an interrupt sent
+    // before that would be lost, as news on pub/sub is.
+    std::thread::sleep(Duration::from_millis(300));
+    b.send_interrupt(&key, "agent:main:telegram:dm:1", "chat 1");
+    let heard = interrupts_a.recv_timeout(Duration::from_secs(5)).expect("A hears it");
+    let expected = relay_driver::News::Interrupt {
+        to: key,
+        session_key: "agent:main:telegram:dm:1".into(),
+        chat_id: "chat 1".into(),
+    };
+    assert_eq!(heard, expected);
+    assert!(interrupts_c.recv_timeout(Duration::from_millis(300)).is_err(), "C holds nothing");
+}
+
+#[test]
+fn a_burst_of_appends_to_one_gateway_announces_it_at_least_once() {
+    let server = RedisServer::start();
+    let (a, b) = (default_fabric(&server, "a"), default_fabric(&server, "b"));
+    let key = gateway("gw");
+    a.hold(&key, true);
+    let (listen, heard, _) = listener();
+    a.subscribe(listen);
+    assert_eq!(next(&heard, Duration::from_secs(5)), Some(key.clone()), "the first sweep");
+    for _ in 0..1000 {
+        b.announce_append(&key);
+    }
+    assert_eq!(next(&heard, Duration::from_secs(5)), Some(key.clone()));
+    let mut more = 0;
+    while next(&heard, Duration::from_millis(300)).is_some() {
+        more += 1;
+    }
+    assert!(more < 999, "queued announcements of one key are coalesced ({} heard)", more + 1);
+    // One more append after the burst was sent is announced again.
+    b.announce_append(&key);
+    assert_eq!(next(&heard, Duration::from_secs(5)), Some(key));
+}
+
+#[test]
 fn the_listener_hears_of_every_held_gateway_at_each_sweep() {
     let server = RedisServer::start();
     let sweep = Duration::from_millis(300);
@@ -127,7 +190,7 @@ fn the_listener_hears_of_every_held_gateway_at_each_sweep() {
     let (one, two) = (gateway("one"), gateway("two"));
     a.hold(&one, true);
     a.hold(&two, false);
-    let (listen, heard) = listener();
+    let (listen, heard, _) = listener();
     a.subscribe(listen);
 
     let start = Instant::now();
@@ -142,7 +205,7 @@ fn the_subscription_resumes_after_redis_restarts() {
     let (a, b) = (default_fabric(&server, "a"), default_fabric(&server, "b"));
     let key = gateway("gw");
     a.hold(&key, true);
-    let (listen, heard) = listener();
+    let (listen, heard, _) = listener();
     a.subscribe(listen);
     assert_eq!(next(&heard, Duration::from_secs(5)), Some(key.clone()));
 

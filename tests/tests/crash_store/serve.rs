@@ -1,9 +1,9 @@
-//! `relay serve --store FILE` as a child process that the tests can feed
-//! pushes without blocking, read line by line with bounded waits, and kill
-//! with SIGKILL at any moment.
+//! `relay serve --store FILE|URL` as a child process that the tests can
+//! feed pushes without blocking, read line by line with bounded waits, and
+//! kill with SIGKILL at any moment.
 
+use std::ffi::OsStr;
 use std::io::Write as _;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ const RELAY_ENV: [&str; 7] = [
 
 /// `relay serve --listen 127.0.0.1:0 --store <store> <extra…>`, run through
 /// `prefix` (e.g. `sh -c '…; exec "$0" "$@"'`) when it is not empty.
-pub(crate) fn serve_command(prefix: &[&str], store: &Path, extra: &[&str]) -> Command {
+pub(crate) fn serve_command(prefix: &[&str], store: impl AsRef<OsStr>, extra: &[&str]) -> Command {
     let relay = relay_path();
     let mut command = match prefix.split_first() {
         Some((program, args)) => {
@@ -71,15 +71,21 @@ pub(crate) struct Ended {
 }
 
 impl Serve {
-    /// Starts `relay serve` on `store` and reads its `listening` line, which
-    /// must name a file store.
-    pub(crate) fn start(store: &Path) -> Self {
+    /// Starts `relay serve` on the file `store` and reads its `listening`
+    /// line, which must name a file store.
+    pub(crate) fn start(store: &std::path::Path) -> Self {
         Self::start_with(serve_command(&[], store, &[]))
     }
 
     /// Starts `command` (a `relay serve` with a file store) and reads its
     /// `listening` line.
     pub(crate) fn start_with(command: Command) -> Self {
+        Self::start_on(command, "file")
+    }
+
+    /// Starts `command` and reads its `listening` line, which must name a
+    /// store of `kind` (`file`, `redis`).
+    pub(crate) fn start_on(command: Command, kind: &str) -> Self {
         let mut serve = Self::spawn(command);
         let first = match serve.lines.recv_timeout(WAIT) {
             Ok(line) => line,
@@ -93,7 +99,7 @@ impl Serve {
         };
         let listening = parse(&first);
         assert_eq!(listening["event"], "listening", "the first line: {first}");
-        assert_eq!(listening["store"], "file", "serve runs on the file store: {first}");
+        assert_eq!(listening["store"], kind, "serve runs on a {kind} store: {first}");
         let url = listening["url"].as_str().expect("a url").to_owned();
         assert!(url.starts_with("ws://127.0.0.1:") && url.ends_with("/relay"), "{url}");
         serve.url = url;

@@ -58,6 +58,10 @@ pub(crate) const EXAMPLES: &str = r#"Examples:
       else buffered durably and replayed on its next handshake):
       {"to":{"platform":"telegram","botId":"b1"},"frame":{"type":"inbound","event":{"text":"hi","source":{"platform":"telegram","chat_id":"c1"}}}}
       {"event":"pushed","line":1,"to":{"botId":"b1","platform":"telegram"},"type":"inbound","delivery":"buffered","bufferId":"1"}
+  relay serve --listen 127.0.0.1:8081 --store redis://127.0.0.1:6379 --instance-id a
+  relay serve --listen 127.0.0.1:8082 --store redis://127.0.0.1:6379 --instance-id b
+      two instances of one connector: a gateway may dial either, and a push
+      on stdin of either reaches it wherever it is
 
 Runs until SIGINT or SIGTERM (then closes every connection and exits 0); the end of stdin does not stop it."#;
 
@@ -93,9 +97,14 @@ pub(crate) struct Args {
     #[arg(long, value_enum, value_name = "MODE", default_value_t = Reply::Echo)]
     reply: Reply,
     /// Keep buffered frames in this file (created when missing), so they
-    /// survive a restart or a crash [default: in memory, lost on exit].
-    #[arg(long, value_name = "PATH")]
+    /// survive a restart or a crash; or in Redis (`redis://HOST:PORT[/DB]`),
+    /// shared by every instance on it [default: in memory, lost on exit].
+    #[arg(long, value_name = "PATH|URL")]
     store: Option<String>,
+    /// This instance's id among those sharing a Redis store [default: a
+    /// random one, printed in the `listening` line].
+    #[arg(long, value_name = "ID")]
+    instance_id: Option<String>,
     /// Entries one gateway's backlog may hold; a push beyond it fails.
     #[arg(long, value_name = "N", default_value_t = StoreOptions::default().max_entries_per_gateway)]
     max_backlog: usize,
@@ -160,8 +169,9 @@ fn plan(args: Args) -> Result<Plan, Failure> {
         config.connector = ConnectorConfig::with_verifier(verifier);
     }
     let options = StoreOptions { max_entries_per_gateway: args.max_backlog, ..StoreOptions::default() };
-    let store = store::open(args.store.as_deref(), options)?;
+    let store = store::open(args.store.as_deref(), args.instance_id, options)?;
     config.store = Some(store.handle.clone());
+    config.fabric = store.server_fabric();
     Ok(Plan { addr, config, descriptors, script, record, reply: args.reply, store })
 }
 
@@ -190,7 +200,12 @@ async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
         conns: BTreeMap::new(),
     };
     let listening = JsonObject::new().field("event", "listening").field("url", &handle.url());
-    out.json(listening.field("store", plan.store.kind)).await?;
+    let listening = listening.field("store", plan.store.kind);
+    let listening = match plan.store.instance_id() {
+        Some(instance) => listening.field("instance", instance),
+        None => listening,
+    };
+    out.json(listening).await?;
     let mut stdin_pushes = tokio::spawn(pushes::run(handle.clone(), out.clone()));
     let mut stdin_done = false;
     let outcome = loop {

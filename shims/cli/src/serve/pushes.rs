@@ -102,6 +102,10 @@ fn report(
             .field("delivery", "routed")
             .field("instance", &instance)
             .field("bufferId", &buffer_id),
+        Ok(Delivery::Forwarded { instance }) => head("pushed")
+            .field("type", frame_type)
+            .field("delivery", "forwarded")
+            .field("instance", &instance),
         Ok(Delivery::Dropped) => {
             head("push_failed").field("error", "the gateway is idle, and interrupts are never buffered")
         }

@@ -141,6 +141,7 @@ pub(crate) async fn play(handle: ServerHandle, conn: ConnId, steps: Vec<Step>, o
                     Delivery::Buffered { buffer_id } | Delivery::Routed { buffer_id, .. } => {
                         ("buffered", Some(buffer_id))
                     }
+                    Delivery::Forwarded { .. } => ("forwarded", None),
                     Delivery::Dropped => ("dropped", None),
                 };
                 out.json(head("pushed").field("delivery", name).opt("bufferId", buffer_id)).await

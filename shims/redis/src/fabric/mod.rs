@@ -3,6 +3,8 @@
 
 mod claims;
 mod health;
+mod news;
+mod sessions;
 mod subscriber;
 mod worker;
 
@@ -15,11 +17,12 @@ use std::time::Duration;
 
 use futures::FutureExt as _;
 use relay_core::connector::BacklogKey;
-use relay_driver::{AppendListener, BoxFuture, Fabric, Holder};
+use relay_driver::{BoxFuture, Fabric, Holder, NewsListener};
 
 use crate::ConnectError;
 use crate::link::{Dialer, Link};
-use worker::{Command, Worker};
+use sessions::NotedSessions;
+use worker::{Command, Piped, Worker};
 
 /// Commands waiting for the worker at most. Past that, Redis is too slow
 /// or gone: a call is dropped (see [`RedisFabric`]) rather than queued
@@ -63,7 +66,13 @@ impl Default for FabricOptions {
 /// - **Holder**: `holder` reads the claim.
 /// - **Announcements**: `announce_append` publishes the key on the channel
 ///   `relay:appended`; every instance hears it and hands those for
-///   gateways it holds to its listener.
+///   gateways it holds to its listener. Announcements for a key that is
+///   still waiting in the queue are not queued again.
+/// - **Sessions**: `note_session` writes `relay:session:<session>` = the
+///   gateway's key, kept for a day after it was last written (the same
+///   record again within 10 s is not rewritten); `session_owner` reads it.
+/// - **Interrupts**: `send_interrupt` publishes on `relay:interrupt`; the
+///   instance holding the gateway hands it to its listener.
 ///
 /// `hold`, `release`, `announce_append` and `holder` return at once: they
 /// queue their Redis command for the worker thread, which runs them in
@@ -91,12 +100,17 @@ pub struct RedisFabric {
     /// Whether the last command found the queue full, so that a full queue
     /// warns once, not once per call.
     overflowing: AtomicBool,
+    /// Session records written lately, not to write them again per push.
+    sessions: Mutex<NotedSessions>,
 }
 
 /// What the fabric's threads share with it.
 struct Shared {
     /// The gateways this instance holds, and whether each delivers live.
     held: Mutex<BTreeMap<BacklogKey, bool>>,
+    /// Keys with an announcement in the queue, so that a burst of appends
+    /// to one gateway announces once.
+    announcing: Mutex<std::collections::BTreeSet<BacklogKey>>,
     stopped: AtomicBool,
 }
 
@@ -108,6 +122,17 @@ impl Shared {
 
     fn holds(&self, key: &BacklogKey) -> bool {
         self.held.lock().unwrap_or_else(PoisonError::into_inner).contains_key(key)
+    }
+
+    /// Marks an announcement for `key` queued; `false` if one already is.
+    fn start_announcing(&self, key: &BacklogKey) -> bool {
+        self.announcing.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone())
+    }
+
+    /// The queued announcement for `key` is about to be sent: appends from
+    /// now on need one of their own.
+    fn announced(&self, key: &BacklogKey) {
+        self.announcing.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
     }
 
     fn is_stopped(&self) -> bool {
@@ -128,13 +153,25 @@ impl RedisFabric {
         let dialer = Dialer::new(url, options.timeout)?;
         let link = Link::open(dialer.clone())?;
         let instance_id = instance_id.into();
-        let shared = Arc::new(Shared { held: Mutex::default(), stopped: AtomicBool::new(false) });
+        let shared = Arc::new(Shared {
+            held: Mutex::default(),
+            announcing: Mutex::default(),
+            stopped: AtomicBool::new(false),
+        });
         let (commands, queue) = sync_channel(QUEUE);
         let worker = Worker::new(link, instance_id.clone(), options.lease, Arc::clone(&shared), queue);
         std::thread::Builder::new().name("relay-redis-fabric".into()).spawn(move || worker.run()).map_err(
             |e| ConnectError::Thread { address: dialer.address().to_owned(), reason: e.to_string() },
         )?;
-        Ok(Self { instance_id, dialer, options, commands, shared, overflowing: AtomicBool::new(false) })
+        Ok(Self {
+            instance_id,
+            dialer,
+            options,
+            commands,
+            shared,
+            overflowing: AtomicBool::new(false),
+            sessions: Mutex::default(),
+        })
     }
 
     /// A fresh instance id: 12 hex digits from the OS's random source.
@@ -183,7 +220,7 @@ impl Fabric for RedisFabric {
 
     fn hold(&self, key: &BacklogKey, live: bool) {
         self.shared.held.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone(), live);
-        self.post(Command::Hold { key: key.clone(), live });
+        self.post(Command::Piped(Piped::Hold { key: key.clone(), live }));
     }
 
     fn release(&self, key: &BacklogKey) {
@@ -193,7 +230,7 @@ impl Fabric for RedisFabric {
 
     fn holder(&self, key: &BacklogKey) -> BoxFuture<Result<Option<Holder>, String>> {
         let (done, answer) = futures::channel::oneshot::channel();
-        if let Err(reason) = self.send(Command::Holder { key: key.clone(), done }) {
+        if let Err(reason) = self.send(Command::Piped(Piped::Holder { key: key.clone(), done })) {
             return Box::pin(futures::future::ready(Err(reason)));
         }
         let key = key.clone();
@@ -203,16 +240,53 @@ impl Fabric for RedisFabric {
     }
 
     fn announce_append(&self, key: &BacklogKey) {
-        self.post(Command::Announce { key: key.clone() });
+        if self.shared.start_announcing(key)
+            && self.send(Command::Piped(Piped::Announce { key: key.clone() })).is_err()
+        {
+            // Not queued: the next append announces again.
+            self.shared.announced(key);
+        }
+    }
+
+    fn note_session(&self, session_key: &str, key: &BacklogKey) {
+        let fresh = self.sessions.lock().unwrap_or_else(PoisonError::into_inner).note(session_key, key);
+        if fresh {
+            self.post(Command::Piped(Piped::NoteSession {
+                session: session_key.to_owned(),
+                key: key.clone(),
+            }));
+        }
+    }
+
+    fn session_owner(&self, session_key: &str) -> BoxFuture<Result<Option<BacklogKey>, String>> {
+        let (done, answer) = futures::channel::oneshot::channel();
+        let session = session_key.to_owned();
+        if let Err(reason) = self.send(Command::Piped(Piped::SessionOwner { session: session.clone(), done }))
+        {
+            return Box::pin(futures::future::ready(Err(reason)));
+        }
+        Box::pin(answer.map(move |answer| {
+            answer.unwrap_or_else(|_| {
+                Err(format!("the Redis fabric stopped before reading who owns session {session:?}"))
+            })
+        }))
+    }
+
+    fn send_interrupt(&self, to: &BacklogKey, session_key: &str, chat_id: &str) {
+        self.post(Command::Piped(Piped::Interrupt {
+            key: to.clone(),
+            session: session_key.to_owned(),
+            chat_id: chat_id.to_owned(),
+        }));
     }
 
     /// Starts a thread with a connection of its own, subscribed to
-    /// `relay:appended`. After every (re)subscription, and every
+    /// `relay:appended` and `relay:interrupt`. After every (re)subscription, and every
     /// [`sweep`](FabricOptions::sweep), it also calls `listener` for every
     /// gateway held here, since announcements may have been missed; after a
     /// lost connection it subscribes again after a pause growing from
     /// 100 ms to 1 s. Each call starts another such thread.
-    fn subscribe(&self, listener: AppendListener) {
+    fn subscribe(&self, listener: NewsListener) {
         let shared = Arc::clone(&self.shared);
         if let Err(e) = subscriber::spawn(self.dialer.clone(), shared, listener, self.options.sweep) {
             tracing::error!("cannot start a thread to hear of appends in Redis at {}: {e}", self.address());

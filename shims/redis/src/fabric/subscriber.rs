@@ -1,16 +1,18 @@
-//! A subscription to announcements of appends, on a thread and connection
-//! of its own, handing those for held gateways to the listener.
+//! A subscription to the news of other instances (appends, interrupts), on
+//! a thread and connection of its own, handing news about held gateways to
+//! the listener.
 
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::{Connection, RedisResult, Value};
-use relay_driver::AppendListener;
+use relay_driver::{News, NewsListener};
 
 use super::Shared;
 use super::health::Health;
-use crate::keys::{APPENDED_CHANNEL, decode};
+use super::news;
+use crate::keys::{APPENDED_CHANNEL, INTERRUPT_CHANNEL};
 use crate::link::Dialer;
 
 /// How often a waiting subscriber looks whether its fabric was dropped.
@@ -23,7 +25,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 pub(super) fn spawn(
     dialer: Dialer,
     shared: Arc<Shared>,
-    listener: AppendListener,
+    listener: NewsListener,
     sweep: Duration,
 ) -> io::Result<()> {
     let subscriber = Subscriber {
@@ -42,7 +44,7 @@ pub(super) fn spawn(
 struct Subscriber {
     dialer: Dialer,
     shared: Arc<Shared>,
-    listener: AppendListener,
+    listener: NewsListener,
     sweep: Duration,
     next_sweep: Instant,
     backoff: Duration,
@@ -69,7 +71,7 @@ impl Subscriber {
     /// (`Ok`) or the connection fails.
     fn listen(&mut self, conn: &mut Connection) -> RedisResult<()> {
         let mut pubsub = conn.as_pubsub();
-        pubsub.subscribe(APPENDED_CHANNEL)?;
+        pubsub.subscribe(&[APPENDED_CHANNEL, INTERRUPT_CHANNEL])?;
         self.health.succeeded(self.dialer.address());
         self.backoff = MIN_BACKOFF;
         // Announcements made while this was not subscribed are lost.
@@ -92,20 +94,20 @@ impl Subscriber {
                 self.next_sweep = Instant::now() + self.sweep;
             }
             match pubsub.get_message() {
-                Ok(message) => self.announced(message.get_payload_bytes()),
+                Ok(message) => self.heard(message.get_channel_name(), message.get_payload_bytes()),
                 Err(error) if error.is_timeout() => {}
                 Err(error) => return Err(error),
             }
         }
     }
 
-    fn announced(&self, spelling: &[u8]) {
-        match decode(spelling) {
-            Some(key) if self.shared.holds(&key) => (self.listener)(key),
+    fn heard(&self, channel: &str, payload: &[u8]) {
+        match news::read(channel, payload) {
+            Some(news) if self.shared.holds(news::about(&news)) => (self.listener)(news),
             Some(_) => {}
             None => tracing::debug!(
-                "ignoring an announcement on {APPENDED_CHANNEL} that names no backlog: {:?}",
-                String::from_utf8_lossy(spelling)
+                "ignoring a message on {channel} that is no relay news: {:?}",
+                String::from_utf8_lossy(payload)
             ),
         }
     }
@@ -114,7 +116,7 @@ impl Subscriber {
     /// again, which finds whatever an announcement that got lost was about.
     fn notify_held(&self) {
         for (key, _) in self.shared.held() {
-            (self.listener)(key);
+            (self.listener)(News::Appended(key));
         }
     }
 

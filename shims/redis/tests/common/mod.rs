@@ -11,7 +11,7 @@ use std::time::Duration;
 
 pub(crate) use frames::{gateway, identity, label, realistic, text, webhook};
 use relay_core::connector::{BacklogEntry, BacklogKey};
-use relay_driver::AppendListener;
+use relay_driver::{News, NewsListener};
 use relay_redis::test_server::RedisServer;
 
 pub(crate) fn labels(entries: &[BacklogEntry]) -> Vec<String> {
@@ -30,9 +30,15 @@ pub(crate) fn raw(server: &RedisServer) -> redis::Connection {
     conn
 }
 
-/// A listener that hands every key it is called with to the receiver.
-pub(crate) fn listener() -> (AppendListener, mpsc::Receiver<BacklogKey>) {
-    let (heard, receiver) = mpsc::channel();
-    // The receiver may be gone at the end of a test.
-    (Box::new(move |key| drop(heard.send(key))), receiver)
+/// A listener that hands the key of every append it hears of to the
+/// first receiver, and every interrupt to the second.
+pub(crate) fn listener() -> (NewsListener, mpsc::Receiver<BacklogKey>, mpsc::Receiver<News>) {
+    let (appended, appends) = mpsc::channel();
+    let (interrupted, interrupts) = mpsc::channel();
+    let listener = move |news| match news {
+        // The receivers may be gone at the end of a test.
+        News::Appended(key) => drop(appended.send(key)),
+        other => drop(interrupted.send(other)),
+    };
+    (Box::new(listener), appends, interrupts)
 }
