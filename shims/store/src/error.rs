@@ -27,6 +27,14 @@ pub enum StoreError {
     /// reports the expiry with it.
     #[error("the store did not answer within {0:?}")]
     TimedOut(Duration),
+    /// [`StoreOptions::max_queued`](crate::StoreOptions) operations were
+    /// already waiting for the store (it is slow or stalled): this one was
+    /// not queued, and nothing of it happened.
+    #[error("the store is overloaded ({limit} operations waiting)")]
+    Overloaded {
+        /// The bound on waiting operations.
+        limit: usize,
+    },
     /// The worker ended (the store panicked, or its thread could not start)
     /// before the operation completed.
     #[error("the store stopped")]

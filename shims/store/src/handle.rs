@@ -23,11 +23,16 @@ pub struct StoreOptions {
     /// The most operations the worker takes off the queue in one turn
     /// (default 1024); the appends among them share one commit.
     pub max_batch: usize,
+    /// The most operations waiting for the worker (default 65 536). Past
+    /// it an operation fails at once with [`StoreError::Overloaded`]
+    /// instead of queueing without bound behind a store that stalls (a
+    /// network store that stopped answering, say).
+    pub max_queued: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_entries_per_gateway: 10_000, max_batch: 1024 }
+        Self { max_entries_per_gateway: 10_000, max_batch: 1024, max_queued: 65_536 }
     }
 }
 
@@ -71,6 +76,7 @@ pub struct StoreStats {
 pub struct StoreHandle {
     queue: mpsc::Sender<Op>,
     counters: Arc<Counters>,
+    max_queued: usize,
 }
 
 impl StoreHandle {
@@ -88,7 +94,7 @@ impl StoreHandle {
         if let Err(e) = std::thread::Builder::new().name("relay-store".into()).spawn(move || worker.run()) {
             tracing::error!("cannot start the store thread: {e}");
         }
-        Self { queue, counters }
+        Self { queue, counters, max_queued: options.max_queued.max(1) }
     }
 
     /// A handle on a fresh [`MemoryBacklog`] with default options.
@@ -135,9 +141,15 @@ impl StoreHandle {
 
     fn enqueue<T>(&self, op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op) -> StoreFuture<T> {
         let (done, completion) = oneshot::channel();
+        if !self.counters.take_slot(self.max_queued) {
+            let _ = done.send(Err(StoreError::Overloaded { limit: self.max_queued }));
+            return StoreFuture { completion };
+        }
         // A stopped worker has dropped the receiver: the operation comes
         // back and is dropped with its sender, which resolves it to `Stopped`.
-        let _ = self.queue.send(op(done));
+        if self.queue.send(op(done)).is_err() {
+            self.counters.taken(1);
+        }
         StoreFuture { completion }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 
 use futures::channel::oneshot;
@@ -24,6 +24,8 @@ pub(crate) enum Op {
 /// The counts behind [`StoreStats`], shared with every handle.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    /// Operations enqueued and not yet taken by the worker.
+    queued: AtomicUsize,
     appended: AtomicU64,
     append_failures: AtomicU64,
     commits: AtomicU64,
@@ -33,6 +35,18 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// Counts one more waiting operation, unless `limit` already wait.
+    pub(crate) fn take_slot(&self, limit: usize) -> bool {
+        self.queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1))
+            .is_ok()
+    }
+
+    /// `n` waiting operations were taken (or never made it into the queue).
+    pub(crate) fn taken(&self, n: usize) {
+        self.queued.fetch_sub(n, Ordering::AcqRel);
+    }
+
     pub(crate) fn snapshot(&self) -> StoreStats {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         StoreStats {
@@ -74,6 +88,7 @@ impl<B: Backlog> Worker<B> {
         while let Ok(first) = self.ops.recv() {
             let extra = self.options.max_batch.saturating_sub(1);
             let turn: Vec<Op> = std::iter::once(first).chain(self.ops.try_iter().take(extra)).collect();
+            self.counters.taken(turn.len());
             // The turn's unanswered operations are dropped with it, so a
             // panic resolves them to `Stopped` instead of hanging them.
             if catch_unwind(AssertUnwindSafe(|| self.run_turn(turn))).is_err() {

@@ -227,3 +227,59 @@ fn handles_and_futures_cross_threads_and_any_executor() {
     assert_eq!(id.join().unwrap(), Ok("1".to_owned()));
     assert_eq!(block_on(store.count(gateway("gw"))), Ok(1));
 }
+
+/// A memory store whose counts (the first step of every append) wait for
+/// the test's go, and say when they start waiting.
+struct Stalled {
+    inner: MemoryBacklog,
+    waiting: mpsc::Sender<()>,
+    go: mpsc::Receiver<()>,
+}
+
+impl Backlog for Stalled {
+    type Error = std::convert::Infallible;
+    fn append(&mut self, key: &BacklogKey, frame: BufferedFrame) -> Result<String, Self::Error> {
+        self.inner.append(key, frame)
+    }
+    fn entries_after(
+        &self,
+        key: &BacklogKey,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<BacklogEntry>, Self::Error> {
+        self.inner.entries_after(key, after, limit)
+    }
+    fn remove(&mut self, key: &BacklogKey, id: &str) -> Result<bool, Self::Error> {
+        self.inner.remove(key, id)
+    }
+    fn count(&self, key: &BacklogKey) -> Result<usize, Self::Error> {
+        let _ = self.waiting.send(());
+        let _ = self.go.recv();
+        self.inner.count(key)
+    }
+}
+
+#[test]
+fn operations_past_the_queue_bound_fail_at_once_and_the_rest_complete() {
+    let (waiting, stalls) = mpsc::channel();
+    let (go, gate) = mpsc::channel();
+    let store = Stalled { inner: MemoryBacklog::new(), waiting, go: gate };
+    let store = StoreHandle::spawn(store, StoreOptions { max_queued: 4, ..StoreOptions::default() });
+    let first = store.append(gateway("gw"), text("first"));
+    stalls.recv().unwrap(); // the worker took it and waits
+    let queued: Vec<_> = (0..4).map(|i| store.append(gateway("gw"), text(&format!("queued {i}")))).collect();
+    let refused = store.append(gateway("gw"), text("refused"));
+    assert_eq!(block_on(refused), Err(StoreError::Overloaded { limit: 4 }));
+    assert_eq!(
+        StoreError::Overloaded { limit: 4 }.to_string(),
+        "the store is overloaded (4 operations waiting)"
+    );
+    for _ in 0..8 {
+        go.send(()).unwrap();
+    }
+    assert_eq!(block_on(first), Ok("1".to_owned()));
+    assert!(block_on(join_all(queued)).iter().all(Result::is_ok), "the queued ones complete");
+    // Room again once the worker took them.
+    let read = block_on(store.read(gateway("gw"), None, 10)).unwrap();
+    assert_eq!(labels(&read), ["first", "queued 0", "queued 1", "queued 2", "queued 3"]);
+}
