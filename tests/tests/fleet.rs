@@ -349,3 +349,49 @@ fn redis_stopped_for_five_seconds_fails_pushes_clearly_and_everything_recovers()
     gateway.close(&rt);
     fleet.stop();
 }
+
+#[test]
+fn an_instance_without_an_id_gets_a_random_one_in_its_listening_line() {
+    let redis = RedisServer::start();
+    let first = Serve::start_on(serve_command(&[], redis.url(), &[]), "redis");
+    let second = Serve::start_on(serve_command(&[], redis.url(), &[]), "redis");
+    let ids: Vec<String> =
+        [&first, &second].iter().map(|s| s.seen[0]["instance"].as_str().unwrap().to_owned()).collect();
+    for id in &ids {
+        assert!(id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    }
+    assert_ne!(ids[0], ids[1]);
+    for serve in [first, second] {
+        assert_eq!(serve.terminate().code, Some(0));
+    }
+}
+
+#[test]
+fn a_redis_that_does_not_answer_at_start_is_exit_1_naming_its_address() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("redis://127.0.0.1:{port}/");
+    let (stdout, stderr, code) = common::run(&["serve", "--listen", "127.0.0.1:0", "--store", &url], "");
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stdout, "", "nothing listened");
+    assert_eq!(stderr, format!("error: cannot reach Redis at {url}: connection refused.\n"));
+}
+
+#[test]
+fn an_instance_id_without_redis_and_a_bad_url_are_usage_errors() {
+    let (_, stderr, code) = common::run(&["serve", "--listen", "127.0.0.1:0", "--instance-id", "a"], "");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.starts_with("error: --instance-id names this instance among those sharing a Redis"),
+        "{stderr}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("backlog.redb");
+    let args = ["serve", "--listen", "127.0.0.1:0", "--store", file.to_str().unwrap(), "--instance-id", "a"];
+    let (_, stderr, code) = common::run(&args, "");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("a file store belongs to one instance"), "{stderr}");
+    let (_, stderr, code) =
+        common::run(&["serve", "--listen", "127.0.0.1:0", "--store", "redis://[nope"], "");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.starts_with("error: \"redis://[nope\" is not a Redis URL"), "{stderr}");
+}
