@@ -455,7 +455,10 @@ impl ServerHandle {
     /// With a [`Fabric`] every push is appended to the shared store first,
     /// then delivered from there by the instance holding the gateway:
     /// [`Delivery::Routed`] names it when it delivers live (this instance
-    /// included), [`Delivery::Buffered`] says nobody does now.
+    /// included), [`Delivery::Buffered`] says nobody does now. The holder
+    /// is told once the append is durable, by this future: dropped before
+    /// that, the frame still waits in the store, for the holder's next read
+    /// (its next push, or the fabric's periodic sweep).
     ///
     /// Where the push goes is decided and queued when this is called, not
     /// when the future is first polled, so pushes made one after another
