@@ -55,7 +55,7 @@ DESCRIPTORS = {
         "emoji": "\U0001F3AE",
         "platform_hint": "R\u00e9ponds bri\u00e8vement",
         "pii_safe": False,
-        "supported_ops": ["react", "thread_create", "", 5],
+        "supported_ops": ["edit", "follow_up", "get_chat_info", "react", "send", "thread_create", "typing", "", 5],
         "x_future_field": {"nested": [1, 2, "tr\u00e8s"]},
     },
     "telegram": {

@@ -107,7 +107,11 @@ async fn gateway_against_python_connector(rt: Rt, python: Python) {
     assert_eq!(d.max_message_length, 2000);
     assert_eq!(d.len_unit, LenUnit::Chars);
     assert!(d.supports_edit && d.supports_threads && !d.supports_draft_streaming);
-    assert_eq!(d.supported_ops, ["react", "thread_create"], "non-strings and empty strings dropped");
+    assert_eq!(
+        d.supported_ops,
+        ["edit", "follow_up", "get_chat_info", "react", "send", "thread_create", "typing"],
+        "non-strings and empty strings dropped"
+    );
     assert_eq!(d.extra.get("x_future_field"), Some(&json!({"nested": [1, 2, "très"]})));
     // The second descriptor may land just after `connect` returned.
     let t = support::expect(rt, &mut events, "the second descriptor", |e| match e {

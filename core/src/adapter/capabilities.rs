@@ -109,8 +109,9 @@ impl Capabilities {
         self.descriptor.supports_threads
     }
 
-    /// Whether the connector accepts `op`: the five basic ops always, any other
-    /// only when `supported_ops` lists it, and `draft` only when
+    /// Whether the connector accepts `op`: `get_chat_info` always; any other
+    /// op when `supported_ops` lists it, or, when the list is empty, when it
+    /// is one of `send`, `edit`, `typing`, `follow_up`; and `draft` only when
     /// [`supports_draft_streaming`](Self::supports_draft_streaming) too — the
     /// same rule the gateway machine enforces, so a check here never disagrees
     /// with a refusal there.
@@ -118,9 +119,10 @@ impl Capabilities {
     /// ```
     /// # use relay_core::{adapter::Capabilities, wire::Descriptor};
     /// let mut d = Descriptor::new("slack", "Slack");
-    /// d.supported_ops = vec!["react".into()];
+    /// assert!(Capabilities::new(d.clone()).supports_op("typing"));
+    /// d.supported_ops = vec!["send".into(), "react".into()];
     /// let caps = Capabilities::new(d);
-    /// assert!(caps.supports_op("typing") && caps.supports_op("react") && !caps.supports_op("prompt"));
+    /// assert!(caps.supports_op("react") && !caps.supports_op("typing") && !caps.supports_op("prompt"));
     /// ```
     pub fn supports_op(&self, op: &str) -> bool {
         self.descriptor.allows_op(op)

@@ -74,13 +74,20 @@ fn code_blocks_by_dialect() {
 }
 
 #[test]
-fn ops_basic_always_ext_only_when_listed() {
+fn a_list_names_every_op_and_no_list_means_the_legacy_ones() {
     let caps = Capabilities::new(discord());
-    for op in ["send", "edit", "typing", "follow_up", "get_chat_info", "react", "thread_create", "prompt"] {
+    for op in ["get_chat_info", "react", "thread_create", "prompt"] {
         assert!(caps.supports_op(op), "{op}");
     }
-    for op in ["send_media", "thread_rename", "draft", "pin", ""] {
-        assert!(!caps.supports_op(op), "{op}");
+    for op in ["send", "edit", "typing", "follow_up", "send_media", "thread_rename", "draft", "pin", ""] {
+        assert!(!caps.supports_op(op), "{op} is not listed");
+    }
+    let caps = Capabilities::new(Descriptor::new("plain", "Plain"));
+    for op in ["send", "edit", "typing", "follow_up", "get_chat_info"] {
+        assert!(caps.supports_op(op), "{op} without a list");
+    }
+    for op in ["react", "thread_create", "draft"] {
+        assert!(!caps.supports_op(op), "{op} without a list");
     }
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::wire::{ActionResult, Descriptor, LenUnit, OutboundAction};
+use crate::wire::{ALWAYS_ALLOWED_OP, ActionResult, Descriptor, LEGACY_OPS, LenUnit, OutboundAction};
 
 /// The descriptor `relay serve` sends for a platform: Discord, Telegram
 /// and Slack profiles, anything else a plain one.
@@ -17,7 +17,7 @@ pub fn descriptor_for(platform: &str) -> Descriptor {
             d.max_message_length = 2000;
             d.supports_threads = true;
             d.markdown_dialect = "discord".into();
-            d.supported_ops = vec!["react".into(), "send_media".into(), "thread_create".into()];
+            d.supported_ops = every_op(&["react", "send_media", "thread_create"]);
         }
         "telegram" => {
             d.label = "Telegram".into();
@@ -25,7 +25,7 @@ pub fn descriptor_for(platform: &str) -> Descriptor {
             d.markdown_dialect = "markdown_v2".into();
             d.len_unit = LenUnit::Utf16;
             d.supports_draft_streaming = true;
-            d.supported_ops = vec!["draft".into(), "react".into()];
+            d.supported_ops = every_op(&["draft", "react"]);
         }
         "slack" => {
             d.label = "Slack".into();
@@ -36,6 +36,16 @@ pub fn descriptor_for(platform: &str) -> Descriptor {
         _ => {}
     }
     d
+}
+
+/// A `supported_ops` list: a list names every op accepted (PROTOCOL §3),
+/// so the legacy ops and `get_chat_info` come with the platform's own, in
+/// one sorted list.
+fn every_op(own: &[&str]) -> Vec<String> {
+    let mut ops: Vec<String> =
+        LEGACY_OPS.iter().chain([&ALWAYS_ALLOWED_OP]).chain(own).map(|op| (*op).to_owned()).collect();
+    ops.sort_unstable();
+    ops
 }
 
 /// What `relay serve --reply echo` answers: success with `srv-<op>` as the

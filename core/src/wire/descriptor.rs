@@ -47,8 +47,13 @@ impl LenUnit {
     }
 }
 
-/// Ops every connector accepts, whatever its `supported_ops` says.
-pub const ALWAYS_ALLOWED_OPS: [&str; 5] = ["send", "edit", "typing", "follow_up", "get_chat_info"];
+/// The ops a connector accepts when its `supported_ops` is absent or empty
+/// (PROTOCOL §3). A connector that lists anything lists these too.
+pub const LEGACY_OPS: [&str; 4] = ["send", "edit", "typing", "follow_up"];
+
+/// The op every connector may be asked for, whatever its `supported_ops`
+/// says (one without it answers with a failure).
+pub const ALWAYS_ALLOWED_OP: &str = "get_chat_info";
 
 /// What a connector can do on one platform, negotiated at the handshake.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,14 +121,27 @@ impl Descriptor {
         }
     }
 
-    /// Whether the connector accepts `op` (PROTOCOL §3): the five basic ops always,
-    /// any other only when listed in `supported_ops`, and `draft` only with
+    /// Whether the connector accepts `op` (PROTOCOL §3): `get_chat_info`
+    /// always; any other op when `supported_ops` lists it, or, when the list
+    /// is empty, when it is one of the [`LEGACY_OPS`]; `draft` only with
     /// `supports_draft_streaming` as well.
+    ///
+    /// ```
+    /// use relay_core::wire::Descriptor;
+    /// let mut d = Descriptor::new("discord", "Discord");
+    /// assert!(d.allows_op("send") && !d.allows_op("react"));
+    /// d.supported_ops = vec!["react".into()]; // a list names every op accepted
+    /// assert!(d.allows_op("react") && !d.allows_op("send") && d.allows_op("get_chat_info"));
+    /// ```
     pub fn allows_op(&self, op: &str) -> bool {
-        if ALWAYS_ALLOWED_OPS.contains(&op) {
+        if op == ALWAYS_ALLOWED_OP {
             return true;
         }
-        let listed = self.supported_ops.iter().any(|o| o == op);
+        let listed = if self.supported_ops.is_empty() {
+            LEGACY_OPS.contains(&op)
+        } else {
+            self.supported_ops.iter().any(|o| o == op)
+        };
         listed && (op != "draft" || self.supports_draft_streaming)
     }
 
@@ -277,12 +295,16 @@ mod tests {
     #[test]
     fn op_permissions() {
         let mut d = decode(minimal()).unwrap();
-        for op in ALWAYS_ALLOWED_OPS {
-            assert!(d.allows_op(op));
+        for op in LEGACY_OPS.into_iter().chain([ALWAYS_ALLOWED_OP]) {
+            assert!(d.allows_op(op), "{op} without a list");
         }
         assert!(!d.allows_op("react"));
         d.supported_ops = vec!["react".into(), "draft".into()];
         assert!(d.allows_op("react"));
+        for op in LEGACY_OPS {
+            assert!(!d.allows_op(op), "a list names every op accepted: {op} is not listed");
+        }
+        assert!(d.allows_op(ALWAYS_ALLOWED_OP), "get_chat_info is always allowed");
         assert!(!d.allows_op("draft"), "draft also needs supports_draft_streaming");
         d.supports_draft_streaming = true;
         assert!(d.allows_op("draft"));

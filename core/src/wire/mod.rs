@@ -25,7 +25,7 @@ mod source;
 
 pub use action::{OutboundAction, RawAction};
 pub use codec::{DEFAULT_MAX_LINE, LineCodec, LineEvent};
-pub use descriptor::{ALWAYS_ALLOWED_OPS, CONTRACT_VERSION, Descriptor, LenUnit};
+pub use descriptor::{ALWAYS_ALLOWED_OP, CONTRACT_VERSION, Descriptor, LEGACY_OPS, LenUnit};
 pub use diagnostic::{Diagnostic, DiagnosticKind};
 pub use event::{ContextItem, Media, MessageEvent, MessageType, PromptResponse, ReplyTo};
 pub use forward::Forward;

@@ -91,7 +91,7 @@ pub(crate) async fn play<R: Runtime>(rt: R, report: &Reporter) -> Result<(), Dem
                 "identity": identity.to_string(),
                 "max_length": format!("{} {}", d.max_message_length, d.len_unit.as_str()),
                 "markdown": d.markdown_dialect,
-                "ext_ops": d.supported_ops.join(", "),
+                "ops": d.supported_ops.join(", "),
             }),
         );
     }
