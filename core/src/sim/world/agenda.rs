@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use super::connector_side::Life;
 use super::network::ConnId;
 use crate::wire::ActionResult;
 
@@ -39,20 +40,26 @@ pub(crate) enum Task {
     // ---- the connector application and its driver ----
     /// A dial reaches the connector with this `Authorization` header.
     DialArrive { conn: ConnId, authorization: Option<String> },
-    /// Answer the oldest unanswered hello on `conn`.
-    AnswerHello { conn: ConnId, incarnation: u32 },
+    /// Answer the oldest unanswered hello on `conn` (served by `life`).
+    AnswerHello { conn: ConnId, life: Life },
     /// Answer request `request_id` on `conn`.
-    Respond { conn: ConnId, incarnation: u32, request_id: String, result: ActionResult },
-    /// A platform event arrives for chat number `chat`.
-    Push { chat: usize },
-    /// The connector process is back after a restart.
-    ConnectorUp { incarnation: u32 },
-    /// The backlog store finished the operation at the head of its queue.
-    StoreDone { incarnation: u32 },
-    /// The process dies now, amid store traffic (an armed crash).
-    CrashDue { incarnation: u32 },
+    Respond { conn: ConnId, life: Life, request_id: String, result: ActionResult },
+    /// A platform event arrives for chat number `chat`, at `instance`.
+    Push { chat: usize, instance: usize },
+    /// The connector instance is back after a restart.
+    ConnectorUp { life: Life },
+    /// The backlog store finished the operation at the head of the instance's queue.
+    StoreDone { life: Life },
+    /// The instance dies now, amid store traffic (an armed crash).
+    CrashDue { life: Life },
     /// A write on `conn` failed at the connector end.
-    ConnectorWriteFailed { conn: ConnId, incarnation: u32 },
+    ConnectorWriteFailed { conn: ConnId, life: Life },
+    /// An announcement of an append reaches the instance.
+    News { life: Life },
+    /// The instance tells every ready connection of appends, announced or not.
+    Sweep { life: Life },
+    /// The instance's subscription to announcements may be back.
+    Resubscribe { life: Life },
 }
 
 /// Tasks by `(due, sequence)`: a `BTreeMap`, so order never depends on hashing.

@@ -1,8 +1,11 @@
 //! The plan of one run, drawn from its seed before anything runs: the
 //! workload (platform events per chat, gateway requests), the network's
-//! character, and the timed faults. Drawing it up front from its own
-//! generator keeps it printable, and keeps a seed's plan the same when the
-//! way the rest of the world draws numbers changes.
+//! character, the connector fleet (`fleet_plan.rs`), and the timed faults.
+//! Drawing it up front from its own generator keeps it printable, and keeps
+//! a seed's plan the same when the way the rest of the world draws numbers
+//! changes. What only a fleet of several instances needs comes from a
+//! generator of its own, so a lone instance's plan is what it was before
+//! fleets existed.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -10,6 +13,7 @@ use std::time::Duration;
 use rand::{Rng as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 
+use super::fleet_plan::{FleetPlan, Target};
 use super::network::{DropKind, NetParams};
 use crate::gateway::Identity;
 use crate::wire::Platform;
@@ -24,15 +28,15 @@ pub(crate) enum Fault {
     Drop(DropKind),
     /// Every live link fails after this many more messages.
     DropAfter { sends: u32, kind: DropKind },
-    /// The connector process dies (all connections drop; with `vanish` its
+    /// A connector instance dies (its connections drop; with `vanish` its
     /// host disappears without a reset) and refuses dials for `down_for`.
-    /// Its backlog store is durable and survives; what it was still doing
-    /// for the process (operations in flight) may or may not have happened.
-    Restart { down_for: Duration, vanish: bool },
-    /// Like `Restart`, but the process dies with store operations in flight:
-    /// right after it submits its `after_ops`-th next one (the crash waits
-    /// for that, until the active period ends).
-    RestartMidStore { after_ops: u32, down_for: Duration, vanish: bool },
+    /// The shared backlog store is durable and survives; what the instance
+    /// was still doing (operations in flight) may or may not have happened.
+    Restart { target: Target, down_for: Duration, vanish: bool },
+    /// Like `Restart`, but the instance dies with store operations in
+    /// flight: right after it submits its `after_ops`-th next one (the crash
+    /// waits for that, until the active period ends).
+    RestartMidStore { target: Target, after_ops: u32, down_for: Duration, vanish: bool },
     /// The connector refuses the next `count` upgrade tokens (`unauthorized`),
     /// as during a botched secret rotation.
     RejectTokens { count: u32 },
@@ -49,6 +53,12 @@ pub(crate) enum Fault {
     GoIdle { sleep_for: Duration, shutdown: bool, close_after: Duration },
     /// Latency rises by `extra` for a while.
     SlowNetwork { extra: Duration, lasting: Duration },
+    /// Every live link fails, and the load balancer sends the gateway's
+    /// next dial to another instance.
+    GatewayMove(DropKind),
+    /// An instance's subscription to announcements is down for `lasting`:
+    /// it misses every announcement meanwhile, then resubscribes and sweeps.
+    FabricOutage { target: Target, lasting: Duration },
 }
 
 /// A chat the connector receives platform events for.
@@ -76,6 +86,7 @@ pub(crate) struct Plan {
     pub(crate) requests: Vec<Duration>,
     pub(crate) faults: Vec<(Duration, Fault)>,
     pub(crate) store: StorePlan,
+    pub(crate) fleet: FleetPlan,
 }
 
 /// The character of the backlog store, an I/O boundary of its own.
@@ -97,11 +108,11 @@ pub(crate) enum StoreLatency {
     UpTo(Duration),
 }
 
-fn millis(rng: &mut ChaCha8Rng, lo: u64, hi: u64) -> Duration {
+pub(super) fn millis(rng: &mut ChaCha8Rng, lo: u64, hi: u64) -> Duration {
     Duration::from_millis(rng.random_range(lo..=hi))
 }
 
-fn drop_kind(rng: &mut ChaCha8Rng) -> DropKind {
+pub(super) fn drop_kind(rng: &mut ChaCha8Rng) -> DropKind {
     match rng.random_range(0..10) {
         0..=3 => DropKind::Reset,
         4..=7 => DropKind::Cut,
@@ -112,6 +123,8 @@ fn drop_kind(rng: &mut ChaCha8Rng) -> DropKind {
 impl Plan {
     pub(crate) fn draw(seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ PLAN_STREAM);
+        let mut fleet_rng = FleetPlan::generator(seed);
+        let mut fleet = FleetPlan::draw(&mut fleet_rng);
         let auth = rng.random_bool(0.7);
         let mut identities = vec![Identity::new("telegram", "b1")];
         let mut chats = vec![
@@ -167,7 +180,8 @@ impl Plan {
                     }
                     34..=39 => {
                         let down_for = millis(&mut rng, 50, 40_000);
-                        break Fault::Restart { down_for, vanish: rng.random_bool(0.25) };
+                        let vanish = rng.random_bool(0.25);
+                        break Fault::Restart { target: fleet.target(&mut fleet_rng), down_for, vanish };
                     }
                     40..=55 => {
                         // Some sleeps outlast the 60 s redial hold, which then ends by itself.
@@ -205,17 +219,36 @@ impl Plan {
                     71..=74 => {
                         let after_ops = rng.random_range(1..=12);
                         let down_for = millis(&mut rng, 50, 20_000);
-                        break Fault::RestartMidStore { after_ops, down_for, vanish: rng.random_bool(0.25) };
+                        let vanish = rng.random_bool(0.25);
+                        let target = fleet.target(&mut fleet_rng);
+                        break Fault::RestartMidStore { target, after_ops, down_for, vanish };
                     }
                     _ => {}
                 }
             };
             faults.push((at, fault));
         }
+        if !calm {
+            faults.extend(fleet.draw_faults(&mut fleet_rng, active_ms));
+        }
+        // Stable: a lone instance's faults keep the order they always had.
         faults.sort_by_key(|(at, _)| *at);
         let store = StorePlan::draw(&mut rng);
+        fleet.draw_producers(&mut fleet_rng, events.len());
 
-        Self { auth, identities, chats, replay_window, net, active_for, events, requests, faults, store }
+        Self {
+            auth,
+            identities,
+            chats,
+            replay_window,
+            net,
+            active_for,
+            events,
+            requests,
+            faults,
+            store,
+            fleet,
+        }
     }
 
     /// A few lines describing the plan, for a failing seed's report.
@@ -235,6 +268,7 @@ impl Plan {
             self.store.fail_per_mille,
             self.active_for.as_secs_f64(),
         );
+        let _ = writeln!(out, "  {}", self.fleet.summary());
         let _ = writeln!(out, "  {} platform events, {} requests", self.events.len(), self.requests.len());
         for (at, fault) in &self.faults {
             let _ = writeln!(out, "  {:>10.3}s fault {fault:?}", at.as_secs_f64());

@@ -112,6 +112,7 @@
 mod agenda;
 mod connector_side;
 mod faults;
+mod fleet_plan;
 mod gateway_side;
 mod invariants;
 mod network;

@@ -96,7 +96,8 @@ impl World {
 
     pub(super) fn run(&mut self) -> RunReport {
         self.schedule_plan();
-        let (mut cx, gw, _) = self.split();
+        let (mut cx, gw, cn) = self.split();
+        cn.start(&mut cx);
         gw.drive(&mut cx);
         while !self.done() {
             self.step();
@@ -107,8 +108,8 @@ impl World {
 
     fn schedule_plan(&mut self) {
         let epoch = self.epoch;
-        for (at, chat) in &self.plan.events {
-            self.agenda.at(epoch + *at, Task::Push { chat: *chat });
+        for ((at, chat), instance) in self.plan.events.iter().zip(&self.plan.fleet.producers) {
+            self.agenda.at(epoch + *at, Task::Push { chat: *chat, instance: *instance });
         }
         for at in &self.plan.requests {
             self.agenda.at(epoch + *at, Task::Request);
@@ -191,15 +192,18 @@ impl World {
             Task::GatewayWriteFailed { conn } => gw.on_write_failed(cx, conn),
             Task::StopProbe => gw.on_stop_probe(cx),
             Task::DialArrive { conn, authorization } => cn.on_dial(cx, conn, authorization.as_deref()),
-            Task::AnswerHello { conn, incarnation } => cn.on_answer_hello(cx, conn, incarnation),
-            Task::Respond { conn, incarnation, request_id, result } => {
-                cn.on_respond(cx, conn, incarnation, &request_id, result)
+            Task::AnswerHello { conn, life } => cn.on_answer_hello(cx, conn, life),
+            Task::Respond { conn, life, request_id, result } => {
+                cn.on_respond(cx, conn, life, &request_id, result)
             }
-            Task::Push { chat } => cn.push(cx, chat),
-            Task::ConnectorUp { incarnation } => cn.on_up(cx, incarnation),
-            Task::StoreDone { incarnation } => cn.on_store_done(cx, incarnation),
-            Task::CrashDue { incarnation } => cn.on_crash_due(cx, incarnation),
-            Task::ConnectorWriteFailed { conn, incarnation } => cn.on_write_failed(cx, conn, incarnation),
+            Task::Push { chat, instance } => cn.push(cx, chat, instance),
+            Task::ConnectorUp { life } => cn.on_up(cx, life),
+            Task::StoreDone { life } => cn.on_store_done(cx, life),
+            Task::CrashDue { life } => cn.on_crash_due(cx, life),
+            Task::ConnectorWriteFailed { conn, life } => cn.on_write_failed(cx, conn, life),
+            Task::News { life } => cn.on_news(cx, life),
+            Task::Sweep { life } => cn.on_sweep(cx, life),
+            Task::Resubscribe { life } => cn.on_resubscribe(cx, life),
         }
     }
 
@@ -224,10 +228,12 @@ impl World {
                     cx.net.arm_drop(conn, sends, kind);
                 }
             }
-            Fault::Restart { down_for, vanish } => cn.crash(cx, down_for, vanish),
-            Fault::RestartMidStore { after_ops, down_for, vanish } => {
-                cn.arm_crash(after_ops, down_for, vanish)
+            Fault::Restart { target, down_for, vanish } => cn.crash(cx, target, down_for, vanish),
+            Fault::RestartMidStore { target, after_ops, down_for, vanish } => {
+                cn.arm_crash(target, after_ops, down_for, vanish)
             }
+            Fault::GatewayMove(kind) => cn.move_gateway(cx, kind),
+            Fault::FabricOutage { target, lasting } => cn.fabric_outage(cx, target, lasting),
             Fault::RejectTokens { count } => cn.reject_tokens(count),
             Fault::RefuseIdentity { count } => cn.refuse_hellos(count),
             Fault::ExpireTokens { lasting } => cn.expire_tokens(cx.now + lasting),

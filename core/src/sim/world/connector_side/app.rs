@@ -7,7 +7,7 @@ use std::time::Duration;
 use rand::Rng as _;
 use rand_chacha::ChaCha8Rng;
 
-use super::ConnectorSide;
+use super::{ConnectorSide, Life};
 use crate::connector::{ConnectorError, Event};
 use crate::sim::descriptor_for;
 use crate::sim::world::Ctx;
@@ -19,6 +19,7 @@ use crate::wire::ActionResult;
 
 impl ConnectorSide {
     pub(super) fn on_event(&mut self, cx: &mut Ctx<'_>, conn: ConnId, event: Event) {
+        let Some(life) = self.life_of(conn) else { return };
         let Some(c) = self.machines.get_mut(&conn) else { return };
         match event {
             Event::Hello { identity, .. } => {
@@ -30,14 +31,13 @@ impl ConnectorSide {
                 let at = (cx.now + answer_delay(cx.rng)).max(c.last_answer);
                 c.last_answer = at;
                 cx.note(Side::Connector, format!("{conn} hello from {identity}"));
-                cx.agenda.at(at, Task::AnswerHello { conn, incarnation: self.incarnation });
+                cx.agenda.at(at, Task::AnswerHello { conn, life });
             }
             Event::Request { request_id, .. } => {
                 cx.ledger.stream_received(conn, Dir::ToConnector, &stream_item("request", &request_id, None));
                 cx.ledger.connector_received(&request_id);
                 let (delay, result) = response(cx.rng, &request_id);
-                let incarnation = self.incarnation;
-                cx.agenda.at(cx.now + delay, Task::Respond { conn, incarnation, request_id, result });
+                cx.agenda.at(cx.now + delay, Task::Respond { conn, life, request_id, result });
             }
             Event::Interrupt { reason, .. } => {
                 let reason = reason.unwrap_or_default();
@@ -77,8 +77,8 @@ impl ConnectorSide {
         }
     }
 
-    pub(crate) fn on_answer_hello(&mut self, cx: &mut Ctx<'_>, conn: ConnId, incarnation: u32) {
-        if incarnation != self.incarnation {
+    pub(crate) fn on_answer_hello(&mut self, cx: &mut Ctx<'_>, conn: ConnId, life: Life) {
+        if !self.is_current(life) {
             return;
         }
         let Some(c) = self.machines.get_mut(&conn).filter(|c| !c.machine.is_closed()) else { return };
@@ -103,11 +103,11 @@ impl ConnectorSide {
         &mut self,
         cx: &mut Ctx<'_>,
         conn: ConnId,
-        incarnation: u32,
+        life: Life,
         request_id: &str,
         result: ActionResult,
     ) {
-        if incarnation != self.incarnation {
+        if !self.is_current(life) {
             return;
         }
         let Some(c) = self.open(conn) else { return };

@@ -2,7 +2,7 @@
 //! network's deliveries and the machines' deadlines fed in, and every
 //! action drained and acted on (contract points 1, 2 and 4).
 
-use super::{Connection, ConnectorSide};
+use super::{Connection, ConnectorSide, Life};
 use crate::connector::{Action, ConnectorMachine};
 use crate::sim::world::Ctx;
 use crate::sim::world::agenda::Task;
@@ -10,19 +10,23 @@ use crate::sim::world::network::{Arrival, ConnId, End, Msg, SendOutcome};
 use crate::sim::world::transcript::{Side, short};
 
 impl ConnectorSide {
-    /// A dial reaches the connector: refused when the process is down,
-    /// else accepted, with the token checked by a fresh machine.
+    /// A dial reaches the instance the load balancer picks: refused when
+    /// that one is down (and the balancer turns to another), else
+    /// accepted, with the token checked by a fresh machine.
     pub(crate) fn on_dial(&mut self, cx: &mut Ctx<'_>, conn: ConnId, authorization: Option<&str>) {
-        if !self.up {
+        let instance = self.balancer;
+        if !self.instances[instance].up {
             let at = cx.now + cx.net.latency(cx.now);
             cx.agenda.at(at, Task::DialRefused { conn });
+            self.turn_balancer(cx);
             return;
         }
         let (config, unix) = self.auth.admit(cx.now, cx.unix_now(), self.window);
         cx.net.connect(cx.now, conn);
-        cx.note(Side::Connector, format!("{conn} accepted"));
+        let on = if self.is_fleet() { format!(" by i{instance}") } else { String::new() };
+        cx.note(Side::Connector, format!("{conn} accepted{on}"));
         let machine = ConnectorMachine::new(config, authorization, cx.now, unix);
-        self.machines.insert(conn, Connection::new(machine, cx.now));
+        self.machines.insert(conn, Connection::new(machine, instance, cx.now));
         self.drain(cx, conn);
     }
 
@@ -56,8 +60,8 @@ impl ConnectorSide {
         }
     }
 
-    pub(crate) fn on_write_failed(&mut self, cx: &mut Ctx<'_>, conn: ConnId, incarnation: u32) {
-        if incarnation != self.incarnation {
+    pub(crate) fn on_write_failed(&mut self, cx: &mut Ctx<'_>, conn: ConnId, life: Life) {
+        if !self.is_current(life) {
             return;
         }
         if let Some(c) = self.open(conn) {
@@ -126,8 +130,9 @@ impl ConnectorSide {
                 if cx.net.send(cx.now, conn, End::Gateway, Msg::Data(line.into_bytes()))
                     == SendOutcome::WriteFailed
                 {
-                    let incarnation = self.incarnation;
-                    cx.agenda.at(cx.now, Task::ConnectorWriteFailed { conn, incarnation });
+                    if let Some(life) = self.life_of(conn) {
+                        cx.agenda.at(cx.now, Task::ConnectorWriteFailed { conn, life });
+                    }
                 }
             }
             Action::Deliver(event) => self.on_event(cx, conn, event),

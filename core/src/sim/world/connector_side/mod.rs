@@ -1,5 +1,6 @@
-//! The connector end: its application, the driver around it, and the
-//! backlog store it drives.
+//! The connector end: a fleet of instances (one, or several sharing a
+//! backlog store), their application, the driver around each machine, the
+//! shared store, and the fabric between the instances.
 //!
 //! # The driver
 //!
@@ -13,17 +14,34 @@
 //! asked, if it is still open; a removal needs no answer. The application
 //! answers hellos with descriptors, answers requests (sometimes slowly,
 //! sometimes `success: false`), and turns platform events into pushes:
-//! through the newest connection when it is ready (sent live, or appended
-//! when the machine hands the frame back), straight to the store when no
-//! connection can take it.
+//! through the instance's newest connection when it is ready (sent live, or
+//! appended when the machine hands the frame back), straight to the store
+//! when no connection there can take it.
+//!
+//! # Several instances
+//!
+//! With a fleet, each instance runs its own machines; a load balancer
+//! (`balancer.rs`) sends every dial to one instance, and elsewhere when
+//! that one refuses a dial (it is down) or the gateway moves. Platform
+//! events are submitted on the instance the plan names. All instances share
+//! one store, each through its own queue (`store.rs`). A push appended
+//! directly is then told (`fabric.rs`): to the instance's own ready
+//! connections when it has some, else announced to every instance, whose
+//! ready connections of the gateway hear `handle_backlog_appended`. An
+//! instance misses announcements while its subscription is down, and sweeps
+//! (the same call for every ready connection it has) every few seconds and
+//! when it resubscribes, so no append waits forever. Only the routing rule
+//! differs between plans: through the holder's machine (`ThroughHolder`),
+//! or always through the store (`AlwaysStore`). A lone instance has no
+//! fabric: no announcements and no sweeps.
 //!
 //! # The store
 //!
 //! The store is an I/O boundary of its own (`store.rs`): durable contents
-//! behind one queue, whose operations are performed one at a time in the
-//! order submitted, each after a seeded latency (or inline, as soon as the
-//! driver has drained the machine that asked), each failing now and then.
-//! What a failure means:
+//! behind one queue per instance, whose operations are performed one at a
+//! time in the order submitted, each after a seeded latency (or inline, as
+//! soon as the driver has drained the machine that asked), each failing
+//! now and then. What a failure means:
 //! - a failed append writes nothing, and the producer is told its push
 //!   failed; a push is told *buffered* only when its append completed (the
 //!   durability point), never when it is submitted;
@@ -33,15 +51,19 @@
 //!   replayed again on a later connection (at-least-once; the gateway's
 //!   dedupe absorbs the repeat).
 //!
-//! A crash loses everything in memory but the store's contents: machines,
-//! the driver's state, and the store's queue, of which the store may have
-//! applied a seeded prefix. A push whose append was in flight is then *in
-//! doubt*: nobody told its producer anything, and it is delivered once or
-//! never. A new process starts on the same contents.
+//! A crash loses everything the instance had in memory: its machines, its
+//! driver's state, and its store queue, of which the store may have applied
+//! a seeded prefix. A push whose append was in flight is then *in doubt*:
+//! nobody told its producer anything, and it is delivered once or never.
+//! The instance comes back on the same contents.
 //!
 //! # Files
 //!
-//! - this file: the state, the per-step checks, the faults;
+//! - this file: the state and what the world asks of it;
+//! - `checks.rs`: the per-step checks of every machine;
+//! - `lifecycle.rs`: crashes, restarts and the other connector faults;
+//! - `balancer.rs`: which instance a dial lands on;
+//! - `fabric.rs`: announcements, sweeps and subscription outages;
 //! - `driver.rs`: accepting dials, the network's deliveries, timeouts and
 //!   the machines' actions;
 //! - `store_traffic.rs`: what goes to the store and what comes back;
@@ -52,28 +74,54 @@
 
 mod app;
 mod auth;
+mod balancer;
+mod checks;
 mod driver;
+mod fabric;
+mod lifecycle;
 mod pushes;
 mod store;
 mod store_traffic;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::time::{Duration, Instant};
+
+use rand::SeedableRng as _;
+use rand_chacha::ChaCha8Rng;
 
 use self::auth::Auth;
 use self::store::Store;
-use super::agenda::Task;
 use super::faults::{Chat, Plan};
+use super::fleet_plan::Routing;
 use super::invariants::ConnectorContract;
-use super::network::{ConnId, DropKind, End};
-use super::transcript::Side;
+use super::network::ConnId;
 use super::{Ctx, GATEWAY_ID, GATEWAY_SECRET, Sabotage};
 use crate::connector::{BacklogKey, ConnectorConfig, ConnectorMachine};
+
+/// Salt of the generator of the fleet's decisions while it runs (where the
+/// balancer turns, how long announcements take); a lone instance never draws.
+const FLEET_RUN_STREAM: u64 = 0x666c_6565_7472_756e;
+
+/// One life of one instance: work scheduled by an earlier life is void.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Life {
+    pub(crate) instance: usize,
+    pub(crate) number: u32,
+}
+
+impl fmt::Display for Life {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "i{}", self.instance)
+    }
+}
 
 #[derive(Debug)]
 struct Connection {
     machine: ConnectorMachine,
     contract: ConnectorContract,
+    /// The instance that accepted the upgrade.
+    instance: usize,
     /// When the upgrade was accepted.
     opened: Instant,
     /// The last time anything arrived (data, ping) or the upgrade.
@@ -93,10 +141,11 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(machine: ConnectorMachine, now: Instant) -> Self {
+    fn new(machine: ConnectorMachine, instance: usize, now: Instant) -> Self {
         Self {
             machine,
             contract: ConnectorContract::default(),
+            instance,
             opened: now,
             last_heard: now,
             last_answer: now,
@@ -119,12 +168,29 @@ struct ArmedCrash {
     vanish: bool,
 }
 
-/// The connector application, its driver and its backlog store.
+/// One connector process of the fleet.
+#[derive(Debug, Default)]
+struct Instance {
+    up: bool,
+    /// Bumped by every restart.
+    life: u32,
+    armed_crash: Option<ArmedCrash>,
+    /// Platform events that came while the process was down, in order.
+    deferred: Vec<usize>,
+    /// Its subscription to announcements is down until then.
+    deaf_until: Option<Instant>,
+}
+
+/// The connector fleet, its application, its drivers and its backlog store.
 #[derive(Debug)]
 pub(crate) struct ConnectorSide {
-    up: bool,
-    /// Bumped by every restart: work scheduled by an earlier process is void.
-    incarnation: u32,
+    instances: Vec<Instance>,
+    routing: Routing,
+    /// How long an announcement takes at most to reach an instance.
+    news_latency: Duration,
+    /// The instance the load balancer sends dials to.
+    balancer: usize,
+    fleet_rng: ChaCha8Rng,
     store: Store,
     key: BacklogKey,
     window: usize,
@@ -134,9 +200,6 @@ pub(crate) struct ConnectorSide {
     machines: BTreeMap<ConnId, Connection>,
     /// Entries whose removal failed: acknowledged, yet still in the store.
     stranded: BTreeSet<String>,
-    armed_crash: Option<ArmedCrash>,
-    /// Platform events that came while the process was down, in order.
-    deferred: Vec<usize>,
     chats: Vec<Chat>,
     /// Per chat, the sequence number of the last event pushed.
     seqs: Vec<u64>,
@@ -162,18 +225,21 @@ impl ConnectorSide {
         };
         let report_at_submission = sabotage == Sabotage::ReportBufferedBeforeDurable;
         let hide_one = sabotage == Sabotage::SkipOneReplay;
+        let instances = plan.fleet.instances;
+        let store = Store::new(plan.store, seed, key.clone(), instances, hide_one, report_at_submission);
         Self {
-            up: true,
-            incarnation: 0,
-            store: Store::new(plan.store, seed, key.clone(), hide_one, report_at_submission),
+            instances: (0..instances).map(|_| Instance { up: true, ..Instance::default() }).collect(),
+            routing: plan.fleet.routing,
+            news_latency: plan.fleet.news_latency,
+            balancer: 0,
+            fleet_rng: ChaCha8Rng::seed_from_u64(seed ^ FLEET_RUN_STREAM),
+            store,
             key,
             window: plan.replay_window,
             store_retry: ConnectorConfig::default().store_retry,
             auth: Auth::new(plan.auth, GATEWAY_SECRET),
             machines: BTreeMap::new(),
             stranded: BTreeSet::new(),
-            armed_crash: None,
-            deferred: Vec::new(),
             chats: plan.chats.clone(),
             seqs: vec![0; plan.chats.len()],
             bots: plan.identities.iter().map(|i| i.bot_id.clone()).collect(),
@@ -184,56 +250,18 @@ impl ConnectorSide {
         }
     }
 
+    /// Starts what runs by itself from the first instant: the sweeps.
+    pub(crate) fn start(&mut self, cx: &mut Ctx<'_>) {
+        for instance in 0..self.instances.len() {
+            self.start_sweeping(cx, instance);
+        }
+    }
+
     // ---- what the world asks ----
 
     /// The earliest machine deadline, and whose.
     pub(crate) fn deadline(&self) -> Option<(Instant, ConnId)> {
         self.machines.iter().filter_map(|(id, c)| c.machine.poll_timeout().map(|at| (at, *id))).min()
-    }
-
-    /// The per-step checks of every machine: its contract, its timers
-    /// (handshake, dead link) and replay window at the defaults, seen from
-    /// outside, and a replay that always has something under way.
-    pub(crate) fn check(&self, now: Instant) {
-        let defaults = ConnectorConfig::default();
-        for (id, c) in &self.machines {
-            c.contract.check(*id, &c.machine, now);
-            let m = &c.machine;
-            if m.is_closed() {
-                continue;
-            }
-            if !m.is_ready() {
-                let waited = now - c.opened;
-                assert!(
-                    waited <= defaults.handshake_timeout,
-                    "connector {id}: no descriptor sent after {waited:?}"
-                );
-            }
-            let silent = now - c.last_heard;
-            assert!(
-                silent <= defaults.dead_link_timeout,
-                "connector {id}: {silent:?} without traffic, link not declared dead"
-            );
-            let in_flight = m.replay_in_flight();
-            assert!(
-                in_flight <= self.window.max(1),
-                "connector {id}: {in_flight} replayed frames unacked, window {}",
-                self.window
-            );
-            assert_eq!(
-                m.is_reading_backlog(),
-                c.reading,
-                "connector {id}: is_reading_backlog disagrees with the reads it asked for"
-            );
-            // With nothing in flight only a read (or its retry) can move
-            // the replay on; without one it would wait forever.
-            let retry_due = c.retry_at.is_some_and(|at| at >= now);
-            let stalled = m.is_replaying() && in_flight == 0 && !c.reading && !retry_due;
-            assert!(
-                !stalled,
-                "connector {id}: the replay stalled: nothing in flight, no read out, no retry due"
-            );
-        }
     }
 
     /// The store holds nothing the gateway has not acknowledged (only
@@ -250,13 +278,35 @@ impl ConnectorSide {
         self.auth.revoked
     }
 
-    /// The newest connection, if it is live (handshake done, backlog replayed).
+    /// The newest connection of the fleet, if it is live (handshake done,
+    /// backlog replayed).
     pub(crate) fn newest_live(&self) -> Option<ConnId> {
-        self.newest().filter(|(_, c)| c.machine.is_live()).map(|(id, _)| id)
+        let newest = self.machines.iter().rev().find(|(_, c)| !c.machine.is_closed());
+        newest.filter(|(_, c)| c.machine.is_live()).map(|(id, _)| *id)
     }
 
-    fn newest(&self) -> Option<(ConnId, &Connection)> {
-        self.machines.iter().rev().find(|(_, c)| !c.machine.is_closed()).map(|(id, c)| (*id, c))
+    /// The newest open connection of `instance`.
+    fn newest_on(&self, instance: usize) -> Option<(ConnId, &Connection)> {
+        let mut open = self.machines.iter().rev().filter(|(_, c)| !c.machine.is_closed());
+        open.find(|(_, c)| c.instance == instance).map(|(id, c)| (*id, c))
+    }
+
+    fn life(&self, instance: usize) -> Life {
+        Life { instance, number: self.instances[instance].life }
+    }
+
+    /// The current life of the instance serving `conn`, if it still does.
+    fn life_of(&self, conn: ConnId) -> Option<Life> {
+        self.machines.get(&conn).map(|c| self.life(c.instance))
+    }
+
+    /// Whether `life` is the current one of its instance, and it is up.
+    fn is_current(&self, life: Life) -> bool {
+        self.instances.get(life.instance).is_some_and(|i| i.up && i.life == life.number)
+    }
+
+    fn is_fleet(&self) -> bool {
+        self.instances.len() > 1
     }
 
     pub(crate) fn describe(&self) -> String {
@@ -266,7 +316,8 @@ impl ConnectorSide {
             .map(|(id, c)| {
                 let m = &c.machine;
                 format!(
-                    "{id}(ready {} live {} idle {} replaying {} in flight {} reading {})",
+                    "{id}@i{}(ready {} live {} idle {} replaying {} in flight {} reading {})",
+                    c.instance,
                     m.is_ready(),
                     m.is_live(),
                     m.is_idle(),
@@ -276,103 +327,15 @@ impl ConnectorSide {
                 )
             })
             .collect();
+        let up: Vec<bool> = self.instances.iter().map(|i| i.up).collect();
         format!(
-            "connector: up {}, revoked {}, backlog {} entries ({} stranded), {} store operations queued, machines [{}]",
-            self.up,
+            "connector: up {up:?}, balancer on i{}, revoked {}, backlog {} entries ({} stranded), {} store operations queued, machines [{}]",
+            self.balancer,
             self.auth.revoked,
             self.store.len(),
             self.stranded.len(),
             self.store.queued(),
             machines.join(", ")
         )
-    }
-
-    // ---- faults ----
-
-    /// The process dies: every connection drops (reset, or the host vanishes
-    /// without one); machines, the driver's state and the store's queue are
-    /// gone (a prefix of that queue may have been applied), the store's
-    /// contents stay.
-    pub(crate) fn crash(&mut self, cx: &mut Ctx<'_>, down_for: Duration, vanish: bool) {
-        cx.bump("connector restarts");
-        let in_flight = self.store.queued();
-        cx.note(
-            Side::Connector,
-            format!(
-                "crash (vanish {vanish}) with {in_flight} store operations in flight; back in {down_for:?}"
-            ),
-        );
-        let kind = if vanish { DropKind::Blackhole } else { DropKind::Reset };
-        for conn in std::mem::take(&mut self.machines).into_keys() {
-            cx.net.fail(cx.now, conn, kind);
-            cx.net.close_end(conn, End::Connector);
-        }
-        let crashed = self.store.crash();
-        self.settle_crashed(cx, crashed);
-        self.up = false;
-        self.incarnation += 1;
-        cx.agenda.at(cx.now + down_for, Task::ConnectorUp { incarnation: self.incarnation });
-    }
-
-    /// The process will die right after its `after_ops`-th next store operation.
-    pub(crate) fn arm_crash(&mut self, after_ops: u32, down_for: Duration, vanish: bool) {
-        self.armed_crash = Some(ArmedCrash { after_ops: after_ops.max(1), down_for, vanish });
-    }
-
-    /// An armed crash is due (scheduled by the submission that triggered it).
-    pub(crate) fn on_crash_due(&mut self, cx: &mut Ctx<'_>, incarnation: u32) {
-        if incarnation != self.incarnation || !self.up {
-            return;
-        }
-        if let Some(armed) = self.armed_crash.take_if(|armed| armed.after_ops == 0) {
-            cx.bump("connector restarts amid store traffic");
-            self.crash(cx, armed.down_for, armed.vanish);
-        }
-    }
-
-    pub(crate) fn on_up(&mut self, cx: &mut Ctx<'_>, incarnation: u32) {
-        if incarnation == self.incarnation && !self.up {
-            self.come_up(cx);
-        }
-    }
-
-    fn come_up(&mut self, cx: &mut Ctx<'_>) {
-        self.up = true;
-        cx.note(Side::Connector, format!("up; {} platform events waited", self.deferred.len()));
-        for chat in std::mem::take(&mut self.deferred) {
-            self.push(cx, chat);
-        }
-    }
-
-    pub(crate) fn refuse_hellos(&mut self, count: u32) {
-        self.refuse_next += count;
-    }
-
-    pub(crate) fn reject_tokens(&mut self, count: u32) {
-        self.auth.reject_next += count;
-    }
-
-    pub(crate) fn expire_tokens(&mut self, until: Instant) {
-        self.auth.clock_ahead_until = Some(until);
-    }
-
-    /// Revokes the gateway's secret and kicks it off every connection.
-    pub(crate) fn revoke(&mut self, cx: &mut Ctx<'_>) {
-        self.auth.revoked = true;
-        for conn in cx.net.live_links() {
-            cx.net.fail(cx.now, conn, DropKind::Reset);
-        }
-    }
-
-    /// The final quiet period: the process is up, accepts valid tokens and
-    /// no longer waits to crash.
-    pub(crate) fn heal(&mut self, cx: &mut Ctx<'_>) {
-        self.refuse_next = 0;
-        self.auth.reject_next = 0;
-        self.auth.clock_ahead_until = None;
-        self.armed_crash = None;
-        if !self.up {
-            self.come_up(cx);
-        }
     }
 }

@@ -1,15 +1,17 @@
 //! What the platforms bring the connector, turned into pushes: message
 //! events (per chat, with message ids), now and then a webhook to forward
-//! or a request to interrupt a turn. A bufferable push goes through the
-//! newest connection when it is ready — sent live, or appended when the
-//! machine hands the frame back — and straight to the store when no
-//! connection can take it.
+//! or a request to interrupt a turn, each submitted on the instance the
+//! plan names. A bufferable push goes through that instance's newest
+//! connection when it is ready — sent live, or appended when the machine
+//! hands the frame back — and straight to the store when no connection
+//! there can take it, or when the fleet routes every push through the store.
 
 use rand::Rng as _;
 
 use super::ConnectorSide;
 use crate::connector::{BufferedFrame, PushOutcome};
 use crate::sim::world::Ctx;
+use crate::sim::world::fleet_plan::Routing;
 use crate::sim::world::invariants::{Pushed, event_key, forward_key, forward_text};
 use crate::sim::world::transcript::Side;
 use crate::wire::{Forward, MessageEvent, SessionSource};
@@ -18,23 +20,24 @@ use crate::wire::{Forward, MessageEvent, SessionSource};
 const FORWARDS: usize = usize::MAX;
 
 impl ConnectorSide {
-    /// A platform event for chat number `chat` arrives (and sometimes more).
-    pub(crate) fn push(&mut self, cx: &mut Ctx<'_>, chat: usize) {
-        if !self.up {
+    /// A platform event for chat number `chat` arrives at `instance` (and
+    /// sometimes more).
+    pub(crate) fn push(&mut self, cx: &mut Ctx<'_>, chat: usize, instance: usize) {
+        if !self.instances[instance].up {
             // The platform keeps it until the process is back.
-            self.deferred.push(chat);
+            self.instances[instance].deferred.push(chat);
             return;
         }
-        self.push_event(cx, chat);
+        self.push_event(cx, chat, instance);
         if cx.rng.random_bool(0.12) {
-            self.push_forward(cx, chat);
+            self.push_forward(cx, chat, instance);
         }
         if cx.rng.random_bool(0.1) {
-            self.push_interrupt(cx, chat);
+            self.push_interrupt(cx, chat, instance);
         }
     }
 
-    fn push_event(&mut self, cx: &mut Ctx<'_>, chat: usize) {
+    fn push_event(&mut self, cx: &mut Ctx<'_>, chat: usize, instance: usize) {
         self.seqs[chat] += 1;
         let seq = self.seqs[chat];
         let feed = &self.chats[chat];
@@ -44,11 +47,12 @@ impl ConnectorSide {
         let mut event = MessageEvent::text(source, text.clone());
         event.message_id = Some(format!("m{seq}"));
         let key = event_key(&event).expect("simulated events carry a message id");
-        self.route(cx, BufferedFrame::Inbound(Box::new(event)), Pushed { key, chat, seq, text });
+        let pushed = Pushed { key, chat, producer: instance, seq, text };
+        self.route(cx, instance, BufferedFrame::Inbound(Box::new(event)), pushed);
     }
 
     /// A webhook for the gateway, with a binary body (it must arrive byte for byte).
-    fn push_forward(&mut self, cx: &mut Ctx<'_>, chat: usize) {
+    fn push_forward(&mut self, cx: &mut Ctx<'_>, chat: usize, instance: usize) {
         self.forwards += 1;
         let n = self.forwards;
         let feed = &self.chats[chat];
@@ -62,19 +66,23 @@ impl ConnectorSide {
             body,
             ..Forward::default()
         };
-        let pushed =
-            Pushed { key: forward_key(&forward), chat: FORWARDS, seq: n, text: forward_text(&forward) };
-        self.route(cx, BufferedFrame::Forward(Box::new(forward)), pushed);
+        let (key, text) = (forward_key(&forward), forward_text(&forward));
+        let pushed = Pushed { key, chat: FORWARDS, producer: instance, seq: n, text };
+        self.route(cx, instance, BufferedFrame::Forward(Box::new(forward)), pushed);
     }
 
-    /// Sends a bufferable frame the way the contract says, and books it.
-    fn route(&mut self, cx: &mut Ctx<'_>, frame: BufferedFrame, pushed: Pushed) {
-        let target = self.newest().filter(|(_, c)| c.machine.is_ready()).map(|(id, _)| id);
+    /// Sends a bufferable frame submitted on `instance` the way the
+    /// contract says, and books it.
+    fn route(&mut self, cx: &mut Ctx<'_>, instance: usize, frame: BufferedFrame, pushed: Pushed) {
+        let through = self.routing == Routing::ThroughHolder;
+        let ready = self.newest_on(instance).filter(|(_, c)| through && c.machine.is_ready());
+        let target = ready.map(|(id, _)| id);
         let Some((conn, c)) = target.and_then(|id| self.machines.get_mut(&id).map(|c| (id, c))) else {
-            // No connection can take it: straight to the store, where the
-            // next connection's replay finds it.
-            cx.note(Side::Connector, format!("push {}: no ready connection, to the store", pushed.key));
-            self.append(cx, frame, pushed, None);
+            // Straight to the store, where a replay finds it (the next
+            // connection's, or the holder's once it hears of it).
+            let why = if through { "no ready connection" } else { "through the shared store" };
+            cx.note(Side::Connector, format!("push {} on i{instance}: {why}, to the store", pushed.key));
+            self.append(cx, instance, frame, pushed, None);
             return self.settle_inline(cx);
         };
         let outcome = c.machine.push_frame(cx.now, frame, None);
@@ -87,7 +95,7 @@ impl ConnectorSide {
                 // Submitted before the machine is drained: the append goes
                 // ahead of any store request the push made it ask.
                 cx.note(Side::Connector, format!("{conn} push {}: handed back, to the store", pushed.key));
-                self.append(cx, frame, pushed, Some(conn));
+                self.append(cx, instance, frame, pushed, Some(conn));
             }
             Ok(other) => panic!("connector {conn}: a bufferable push came back {other:?}"),
             Err(e) => panic!("connector {conn}: a ready machine refused a push: {e}"),
@@ -97,11 +105,12 @@ impl ConnectorSide {
 
     /// The platform asks to stop a session's turn: the interrupt goes to
     /// the gateway running it now, or nowhere (an idle gateway runs none).
-    fn push_interrupt(&mut self, cx: &mut Ctx<'_>, chat: usize) {
+    fn push_interrupt(&mut self, cx: &mut Ctx<'_>, chat: usize, instance: usize) {
         let feed = &self.chats[chat];
         let session_key = format!("agent:main:{}:dm:{}", feed.platform.as_str(), feed.chat_id);
         let chat_id = feed.chat_id.clone();
-        let Some(conn) = self.newest().filter(|(_, c)| c.machine.is_ready()).map(|(id, _)| id) else {
+        let Some(conn) = self.newest_on(instance).filter(|(_, c)| c.machine.is_ready()).map(|(id, _)| id)
+        else {
             return;
         };
         let Some(c) = self.machines.get_mut(&conn) else { return };

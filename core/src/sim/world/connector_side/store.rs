@@ -1,15 +1,18 @@
 //! The backlog store as an I/O boundary of its own: durable contents (a
-//! `MemoryBacklog` that outlives connections and process crashes) behind a
-//! queue with one server. Operations are performed one at a time in the
-//! order they were submitted, each after its own seeded latency (or, for an
-//! inline store, as soon as the driver has drained the machine that asked),
-//! and each may fail (seeded): a failed append writes nothing, a failed
-//! read lists nothing, a failed removal removes nothing.
+//! `MemoryBacklog` that outlives connections and process crashes), shared
+//! by every instance of the fleet, each through a queue of its own with one
+//! server (a client connection, pipelined). An instance's operations are
+//! performed one at a time in the order it submitted them, each after its
+//! own seeded latency (or, for an inline store, as soon as the driver has
+//! drained the machine that asked); the queues of different instances
+//! interleave as their latencies fall. Each operation may fail (seeded): a
+//! failed append writes nothing, a failed read lists nothing, a failed
+//! removal removes nothing.
 //!
-//! The queue belongs to the process: when it dies, the operations still in
-//! it are gone, but the store may already have applied some of them. Which
-//! ones is seeded, and always a prefix of the queue, since the store works
-//! through it in order.
+//! A queue belongs to its instance's process: when that dies, the
+//! operations still in it are gone, but the store may already have applied
+//! some of them. Which ones is seeded, and always a prefix of the queue,
+//! since the store works through it in order.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -17,6 +20,7 @@ use std::time::Duration;
 use rand::{Rng as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 
+use super::Life;
 use crate::connector::{Backlog as _, BacklogEntry, BacklogKey, BufferedFrame, MemoryBacklog, StoreFailure};
 use crate::sim::world::Ctx;
 use crate::sim::world::agenda::Task;
@@ -41,7 +45,7 @@ pub(super) enum Op {
 /// An operation the store performed, and how it went.
 #[derive(Debug)]
 pub(super) enum Done {
-    Appended { key: String, result: Result<String, StoreFailure> },
+    Appended { key: String, via: Option<ConnId>, result: Result<String, StoreFailure> },
     Read { conn: ConnId, result: Result<Vec<BacklogEntry>, StoreFailure> },
     Removed { conn: ConnId, buffer_ids: Vec<String>, result: Result<(), StoreFailure> },
 }
@@ -55,14 +59,20 @@ pub(super) struct Crashed {
     pub(super) lost: Vec<Op>,
 }
 
-/// The store: its durable contents, the process's queue, and its character.
+/// One instance's operations, in the order it submitted them.
+#[derive(Debug, Default)]
+struct Queue {
+    ops: VecDeque<Op>,
+    /// The head is being performed (its completion is scheduled).
+    busy: bool,
+}
+
+/// The store: its durable contents, each instance's queue, and its character.
 #[derive(Debug)]
 pub(super) struct Store {
     contents: MemoryBacklog,
     key: BacklogKey,
-    queue: VecDeque<Op>,
-    /// The head of the queue is being performed (its completion is scheduled).
-    busy: bool,
+    queues: Vec<Queue>,
     plan: StorePlan,
     rng: ChaCha8Rng,
     /// [`Sabotage::SkipOneReplay`](crate::sim::world::Sabotage): one listing
@@ -78,14 +88,14 @@ impl Store {
         plan: StorePlan,
         seed: u64,
         key: BacklogKey,
+        instances: usize,
         hide_one: bool,
         fail_first_append: bool,
     ) -> Self {
         Self {
             contents: MemoryBacklog::new(),
             key,
-            queue: VecDeque::new(),
-            busy: false,
+            queues: (0..instances).map(|_| Queue::default()).collect(),
             plan,
             rng: ChaCha8Rng::seed_from_u64(seed ^ STORE_STREAM),
             hide_one,
@@ -104,63 +114,74 @@ impl Store {
 
     /// Nothing submitted is waiting to be performed.
     pub(super) fn is_idle(&self) -> bool {
-        self.queue.is_empty()
+        self.queues.iter().all(|q| q.ops.is_empty())
     }
 
     pub(super) fn queued(&self) -> usize {
-        self.queue.len()
+        self.queues.iter().map(|q| q.ops.len()).sum()
+    }
+
+    pub(super) fn queued_on(&self, instance: usize) -> usize {
+        self.queues[instance].ops.len()
     }
 
     /// Appends of frames `conn`'s machine handed back, still waiting.
     pub(super) fn appends_pending_via(&self, conn: ConnId) -> usize {
-        self.queue.iter().filter(|op| matches!(op, Op::Append { via: Some(via), .. } if *via == conn)).count()
+        let ops = self.queues.iter().flat_map(|q| &q.ops);
+        ops.filter(|op| matches!(op, Op::Append { via: Some(via), .. } if *via == conn)).count()
     }
 
-    /// Queues `op` behind everything submitted before it.
-    pub(super) fn submit(&mut self, cx: &mut Ctx<'_>, op: Op, incarnation: u32) {
-        self.queue.push_back(op);
-        self.start_next(cx, incarnation);
+    /// Queues `op` of `life`'s instance behind everything it submitted before.
+    pub(super) fn submit(&mut self, cx: &mut Ctx<'_>, op: Op, life: Life) {
+        self.queues[life.instance].ops.push_back(op);
+        self.start_next(cx, life);
     }
 
-    /// Starts the head operation when the server is free: its completion
-    /// comes after its latency (an inline store waits for the driver instead).
-    fn start_next(&mut self, cx: &mut Ctx<'_>, incarnation: u32) {
+    /// Starts the head operation of `life`'s queue when its server is free:
+    /// its completion comes after its latency (an inline store waits for
+    /// the driver instead).
+    fn start_next(&mut self, cx: &mut Ctx<'_>, life: Life) {
         let StoreLatency::UpTo(max) = self.plan.latency else { return };
-        if self.busy || self.queue.is_empty() {
+        let queue = &mut self.queues[life.instance];
+        if queue.busy || queue.ops.is_empty() {
             return;
         }
-        self.busy = true;
+        queue.busy = true;
         let max = u64::try_from(max.as_micros()).unwrap_or(u64::MAX);
         let latency = Duration::from_micros(self.rng.random_range(0..=max));
-        cx.agenda.at(cx.now + latency, Task::StoreDone { incarnation });
+        cx.agenda.at(cx.now + latency, Task::StoreDone { life });
     }
 
-    /// The head operation's latency passed: it is performed now.
-    pub(super) fn complete(&mut self, cx: &mut Ctx<'_>, incarnation: u32) -> Option<Done> {
-        self.busy = false;
-        let op = self.queue.pop_front()?;
+    /// The head operation of `life`'s queue is performed now (its latency passed).
+    pub(super) fn complete(&mut self, cx: &mut Ctx<'_>, life: Life) -> Option<Done> {
+        let queue = &mut self.queues[life.instance];
+        queue.busy = false;
+        let op = queue.ops.pop_front()?;
         let fails = self.draw_failure();
         let done = self.perform(op, fails);
-        self.start_next(cx, incarnation);
+        self.start_next(cx, life);
         Some(done)
     }
 
-    /// An inline store performs its next operation when the driver asks.
-    pub(super) fn next_inline(&mut self) -> Option<Done> {
+    /// An inline store performs its next operation when the driver asks
+    /// (the lowest instance's first), and says whose it was.
+    pub(super) fn next_inline(&mut self) -> Option<(usize, Done)> {
         if self.plan.latency != StoreLatency::Inline {
             return None;
         }
-        let op = self.queue.pop_front()?;
+        let instance = self.queues.iter().position(|q| !q.ops.is_empty())?;
+        let op = self.queues[instance].ops.pop_front()?;
         let fails = self.draw_failure();
-        Some(self.perform(op, fails))
+        Some((instance, self.perform(op, fails)))
     }
 
-    /// The process died: its queue is gone, after the store applied a
-    /// seeded prefix of it (an operation being performed may have finished).
-    pub(super) fn crash(&mut self) -> Crashed {
-        self.busy = false;
-        let applied_count = self.rng.random_range(0..=self.queue.len());
-        let mut lost: Vec<Op> = std::mem::take(&mut self.queue).into();
+    /// `instance` died: its queue is gone, after the store applied a seeded
+    /// prefix of it (an operation being performed may have finished).
+    pub(super) fn crash(&mut self, instance: usize) -> Crashed {
+        let queue = &mut self.queues[instance];
+        queue.busy = false;
+        let mut lost: Vec<Op> = std::mem::take(&mut queue.ops).into();
+        let applied_count = self.rng.random_range(0..=lost.len());
         let applied = lost.drain(..applied_count).map(|op| self.perform(op, false)).collect();
         Crashed { applied, lost }
     }
@@ -172,7 +193,7 @@ impl Store {
     fn perform(&mut self, op: Op, fails: bool) -> Done {
         let failure = |what: &str| StoreFailure(format!("simulated store failure: {what}"));
         match op {
-            Op::Append { key, frame, .. } => {
+            Op::Append { key, frame, via } => {
                 let fails = fails || std::mem::take(&mut self.fail_first_append);
                 let result = if fails {
                     Err(failure("append"))
@@ -180,7 +201,7 @@ impl Store {
                     let Ok(buffer_id) = self.contents.append(&self.key, frame);
                     Ok(buffer_id)
                 };
-                Done::Appended { key, result }
+                Done::Appended { key, via, result }
             }
             Op::Read { conn, after, limit } => {
                 let result = if fails {

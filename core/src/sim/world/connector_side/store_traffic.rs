@@ -1,10 +1,11 @@
 //! What the driver sends to the store and what it does with the answers:
 //! each machine request checked as it is polled and submitted; appends
 //! submitted for pushes; the answers taken back to the machine that asked,
-//! the producer (buffered or failed) and the ledger; and what a crash left.
+//! the producer (buffered or failed), the fabric and the ledger; and what a
+//! crash left.
 
-use super::ConnectorSide;
 use super::store::{Crashed, Done, Op};
+use super::{ConnectorSide, Life};
 use crate::connector::{BufferedFrame, StoreRequest};
 use crate::sim::world::Ctx;
 use crate::sim::world::agenda::Task;
@@ -17,6 +18,7 @@ impl ConnectorSide {
     /// driver saw of that machine, then submitted behind everything before it.
     pub(super) fn on_store_request(&mut self, cx: &mut Ctx<'_>, conn: ConnId, request: StoreRequest) {
         let Some(c) = self.machines.get_mut(&conn) else { return };
+        let instance = c.instance;
         match request {
             StoreRequest::Read { key, after, limit } => {
                 assert_eq!(key, self.key, "connector machine {conn} reads another gateway's backlog");
@@ -39,7 +41,7 @@ impl ConnectorSide {
                 }
                 c.reading = true;
                 cx.note(Side::Connector, format!("{conn} store read: up to {limit} after {after:?}"));
-                self.submit(cx, Op::Read { conn, after, limit });
+                self.submit(cx, instance, Op::Read { conn, after, limit });
             }
             StoreRequest::Remove { key, buffer_ids } => {
                 assert_eq!(key, self.key, "connector machine {conn} removes from another gateway's backlog");
@@ -49,17 +51,18 @@ impl ConnectorSide {
                     "connector machine {conn} asked to remove other entries than the gateway acknowledged"
                 );
                 cx.note(Side::Connector, format!("{conn} store remove {buffer_ids:?}"));
-                self.submit(cx, Op::Remove { conn, buffer_ids });
+                self.submit(cx, instance, Op::Remove { conn, buffer_ids });
             }
         }
     }
 
-    /// A push goes to the store (handed back by the machine of `via`, or
-    /// directly). Its producer hears only once the append is done — unless
-    /// a planted defect tells it earlier, or drops the append.
+    /// A push goes to the store from `instance` (handed back by the machine
+    /// of `via`, or directly). Its producer hears only once the append is
+    /// done — unless a planted defect tells it earlier, or drops the append.
     pub(super) fn append(
         &mut self,
         cx: &mut Ctx<'_>,
+        instance: usize,
         frame: BufferedFrame,
         pushed: Pushed,
         via: Option<ConnId>,
@@ -73,48 +76,53 @@ impl ConnectorSide {
         if self.report_at_submission {
             cx.ledger.append_reported(&key, Report::Buffered);
         }
-        self.submit(cx, Op::Append { key, frame, via });
+        self.submit(cx, instance, Op::Append { key, frame, via });
     }
 
-    fn submit(&mut self, cx: &mut Ctx<'_>, op: Op) {
+    fn submit(&mut self, cx: &mut Ctx<'_>, instance: usize, op: Op) {
         cx.bump("store operations");
-        self.store.submit(cx, op, self.incarnation);
-        if let Some(armed) = self.armed_crash.as_mut().filter(|armed| armed.after_ops > 0) {
+        let life = self.life(instance);
+        self.store.submit(cx, op, life);
+        let armed = self.instances[instance].armed_crash.as_mut();
+        if let Some(armed) = armed.filter(|armed| armed.after_ops > 0) {
             armed.after_ops -= 1;
             if armed.after_ops == 0 {
                 // The process dies now, with this operation still in flight.
-                let incarnation = self.incarnation;
-                cx.agenda.at(cx.now, Task::CrashDue { incarnation });
+                cx.agenda.at(cx.now, Task::CrashDue { life });
             }
         }
     }
 
-    /// The store finished the operation at its head.
-    pub(crate) fn on_store_done(&mut self, cx: &mut Ctx<'_>, incarnation: u32) {
-        if incarnation != self.incarnation {
+    /// The store finished the operation at the head of `life`'s queue.
+    pub(crate) fn on_store_done(&mut self, cx: &mut Ctx<'_>, life: Life) {
+        if self.instances[life.instance].life != life.number {
             return;
         }
-        if let Some(done) = self.store.complete(cx, incarnation) {
-            self.on_done(cx, done);
+        if let Some(done) = self.store.complete(cx, life) {
+            self.on_done(cx, life.instance, done);
         }
     }
 
     /// An inline store performs everything submitted so far, and what its
     /// answers make the machines ask.
     pub(super) fn settle_inline(&mut self, cx: &mut Ctx<'_>) {
-        while let Some(done) = self.store.next_inline() {
-            self.on_done(cx, done);
+        while let Some((instance, done)) = self.store.next_inline() {
+            self.on_done(cx, instance, done);
         }
     }
 
-    fn on_done(&mut self, cx: &mut Ctx<'_>, done: Done) {
+    /// `instance`'s operation `done` was performed.
+    fn on_done(&mut self, cx: &mut Ctx<'_>, instance: usize, done: Done) {
         match done {
-            Done::Appended { key, result: Ok(buffer_id) } => {
+            Done::Appended { key, via, result: Ok(buffer_id) } => {
                 cx.note(Side::Connector, format!("{key} appended as {buffer_id}: buffered"));
                 cx.ledger.append_written(&key, &buffer_id);
                 self.report(cx, &key, Report::Buffered);
+                if via.is_none() {
+                    self.appended_directly(cx, instance);
+                }
             }
-            Done::Appended { key, result: Err(failure) } => {
+            Done::Appended { key, result: Err(failure), .. } => {
                 cx.note(Side::Connector, format!("{key} not appended ({failure}): the push failed"));
                 self.report(cx, &key, Report::Failed);
             }
@@ -154,7 +162,7 @@ impl ConnectorSide {
     pub(super) fn settle_crashed(&mut self, cx: &mut Ctx<'_>, crashed: Crashed) {
         for done in crashed.applied {
             match done {
-                Done::Appended { key, result } => {
+                Done::Appended { key, result, .. } => {
                     if let Ok(buffer_id) = result {
                         cx.bump("pushes in doubt the store had written");
                         cx.note(

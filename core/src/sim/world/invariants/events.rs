@@ -39,6 +39,7 @@ pub(crate) enum Report {
 #[derive(Debug)]
 pub(super) struct EventRecord {
     chat: usize,
+    producer: usize,
     seq: u64,
     text: String,
     how: How,
@@ -46,12 +47,15 @@ pub(super) struct EventRecord {
     to_app: u32,
 }
 
-/// A pushed event or forward: its ledger key, ordering (`chat`, `seq`) and
-/// content (`text`, compared on arrival).
+/// A pushed event or forward: its ledger key, ordering (`seq` within its
+/// `chat`, among what one `producer` instance submitted) and content
+/// (`text`, compared on arrival).
 #[derive(Debug, Clone)]
 pub(crate) struct Pushed {
     pub(crate) key: String,
     pub(crate) chat: usize,
+    /// The connector instance it was submitted on.
+    pub(crate) producer: usize,
     pub(crate) seq: u64,
     pub(crate) text: String,
 }
@@ -78,8 +82,8 @@ pub(crate) fn forward_text(forward: &Forward) -> String {
 
 impl Ledger {
     fn push(&mut self, pushed: Pushed, how: How) {
-        let Pushed { key, chat, seq, text } = pushed;
-        let record = EventRecord { chat, seq, text, how, on_wire: 0, to_app: 0 };
+        let Pushed { key, chat, producer, seq, text } = pushed;
+        let record = EventRecord { chat, producer, seq, text, how, on_wire: 0, to_app: 0 };
         let previous = self.events.insert(key.clone(), record);
         assert!(previous.is_none(), "the connector pushed event {key} twice");
     }
@@ -181,11 +185,12 @@ impl Ledger {
             record.to_app, 1,
             "event {key} reached the application twice (dedupe let a repeat through)"
         );
-        let last = self.last_seq.entry(record.chat).or_default();
+        let last = self.last_seq.entry((record.chat, record.producer)).or_default();
         assert!(
             record.seq > *last,
-            "event {key} (#{} of its chat) reached the application after #{} of the same chat: out of order",
+            "event {key} (#{} of its chat, submitted on i{}) reached the application after #{} of the same chat and instance: out of order",
             record.seq,
+            record.producer,
             last
         );
         *last = record.seq;

@@ -22,7 +22,9 @@
 //!   the wire but reaches the application exactly once after dedupe, and is
 //!   never lost (an entry is removed only after the application got it); a
 //!   failed one never arrives, and one in doubt arrives at most once;
-//! - within a chat, the application sees events in push order;
+//! - within a chat, the application sees the events one connector
+//!   instance submitted in the order it submitted them (with a lone
+//!   instance: push order);
 //! - on one connection, what one side's application receives is a prefix
 //!   of what the other side's machine sent, in order (a drop may only cut
 //!   the tail).
@@ -49,8 +51,9 @@ pub(crate) struct Ledger {
     events: BTreeMap<String, EventRecord>,
     /// The ledger key of the event behind each entry the store wrote.
     entries: BTreeMap<String, String>,
-    /// Per chat, the sequence number of the last event the application got.
-    last_seq: BTreeMap<usize, u64>,
+    /// Per chat and submitting instance, the sequence number of the last
+    /// event the application got.
+    last_seq: BTreeMap<(usize, usize), u64>,
     /// `(connection, buffer id)` of every replayed frame.
     replayed: BTreeSet<(ConnId, String)>,
     streams: BTreeMap<(ConnId, Dir), Stream>,
