@@ -42,6 +42,7 @@ mod decode;
 mod demo;
 mod dial;
 mod lines;
+mod secrets;
 mod serve;
 mod session_key;
 mod stdin_lines;

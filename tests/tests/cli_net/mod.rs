@@ -60,6 +60,11 @@ impl Running {
     }
 
     /// Writes one line to the child's stdin.
+    /// The OS process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn send(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin is still open");
         writeln!(stdin, "{line}").expect("the child reads stdin");
@@ -187,16 +192,28 @@ pub(crate) struct Serve {
 impl Serve {
     /// Starts `relay serve` with `args` and reads its `listening` line.
     pub(crate) fn start(args: &[&str]) -> Self {
+        Self::start_with_env(args, &[])
+    }
+
+    /// Starts `relay serve` with `args` and `env`, and reads its `listening`
+    /// line (a `ws://` or, with TLS, a `wss://` URL).
+    pub(crate) fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut full = vec!["serve", "--listen", "127.0.0.1:0"];
         full.extend_from_slice(args);
-        let mut run = Running::spawn(relay_command(&full, &[]));
+        let mut run = Running::spawn(relay_command(&full, env));
         let first = run.next_line("the listening line");
         let value: Value = serde_json::from_str(&first).expect("the first line is JSON");
         assert_eq!(value["event"], "listening", "{first}");
         let url = value["url"].as_str().expect("a url").to_owned();
-        assert!(url.starts_with("ws://127.0.0.1:") && url.ends_with("/relay"), "{url}");
-        assert_ne!(url, "ws://127.0.0.1:0/relay", "the real port is printed");
+        let local = url.starts_with("ws://127.0.0.1:") || url.starts_with("wss://127.0.0.1:");
+        assert!(local && url.ends_with("/relay"), "{url}");
+        assert!(!url.contains("127.0.0.1:0/"), "the real port is printed: {url}");
         Self { run, url }
+    }
+
+    /// The process id, to look at its command line.
+    pub(crate) fn pid(&self) -> u32 {
+        self.run.pid()
     }
 
     /// Waits for a serve event named `event` that `pick` also accepts.

@@ -30,8 +30,11 @@ pub(crate) struct Settings {
 }
 
 /// Builds the settings; every problem is a usage error naming the fix.
-pub(crate) fn settings(args: Args) -> Result<Settings, Failure> {
+pub(crate) fn settings(mut args: Args) -> Result<Settings, Failure> {
     let flag_identities = flag_identities(&args)?;
+    if let Some(path) = &args.secret_file {
+        args.secret = crate::secrets::read_secret_file(path)?.into_iter().next();
+    }
     for (value, flag) in [(&args.gateway_id, "--gateway-id"), (&args.secret, "--secret")] {
         if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
             return Err(Failure::Usage(format!("{flag} is empty or whitespace-only; pass the real value")));
@@ -70,6 +73,9 @@ pub(crate) fn settings(args: Args) -> Result<Settings, Failure> {
     client.gateway.request_timeout = request_timeout;
     if let Some(auth) = env.auth {
         client = client.with_auth(auth.gateway_id, auth.secret);
+    }
+    if let Some(path) = &args.ca {
+        client.tls = client.tls.with_ca(crate::secrets::read_ca(path)?);
     }
     Ok(Settings { url: env.url, identities, client, request_timeout })
 }

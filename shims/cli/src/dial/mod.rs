@@ -65,8 +65,15 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ID")]
     gateway_id: Option<String>,
     /// Upgrade secret [default: GATEWAY_RELAY_SECRET]; never printed.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", conflicts_with = "secret_file")]
     secret: Option<String>,
+    /// Read the upgrade secret from this file (its first non-blank line),
+    /// which keeps it out of the process list.
+    #[arg(long, value_name = "PATH")]
+    secret_file: Option<std::path::PathBuf>,
+    /// Trust this CA certificate (PEM) for `wss://`, besides the web roots.
+    #[arg(long, value_name = "PEM")]
+    ca: Option<std::path::PathBuf>,
     /// When the connection drops, stop (exit 1) instead of reconnecting.
     #[arg(long)]
     no_reconnect: bool,

@@ -34,8 +34,11 @@ use self::conn::{Job, Setup};
 use self::descriptors::Descriptors;
 use self::replies::Reply;
 use crate::lines::{self, JsonObject};
+use crate::secrets;
 use crate::stdio::Failure;
 
+/// The environment variable holding more secrets to accept.
+const SECRETS_ENV: &str = "RELAY_SECRETS";
 /// The default `--max-token-lifetime`: one hour (PROTOCOL §8).
 const DEFAULT_MAX_TOKEN_LIFETIME_SECS: u64 = 3600;
 /// How long closing the connections may take once a signal arrived.
@@ -49,6 +52,7 @@ pub(crate) const EXAMPLES: &str = r#"Examples:
       {"event":"hello","conn":1,"platform":"discord","botId":"B1"}
   relay serve --listen 127.0.0.1:8080 --platform telegram --reply fail
   relay serve --listen 0.0.0.0:8080 --secret "$GATEWAY_RELAY_SECRET" --record frames.jsonl
+  relay serve --listen 0.0.0.0:443 --tls-cert fullchain.pem --tls-key key.pem --secret-file secrets.txt
   relay serve --listen 127.0.0.1:0 --descriptor descriptors.json --script pushes.jsonl
       where pushes.jsonl holds lines such as
       {"type":"inbound","event":{"text":"hi","source":{"platform":"discord","chat_id":"c1"}}}
@@ -90,6 +94,17 @@ pub(crate) struct Args {
     /// Require upgrade tokens signed with this secret; repeat for a rotation list.
     #[arg(long = "secret", value_name = "S")]
     secrets: Vec<String>,
+    /// Require upgrade tokens signed with one of the secrets in this file (one
+    /// per line, in rotation order); also read from RELAY_SECRETS (separated
+    /// by newlines or commas). Secrets from all three sources are accepted.
+    #[arg(long, value_name = "PATH")]
+    secret_file: Option<PathBuf>,
+    /// Serve `wss://` with this PEM certificate chain (with --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Refuse tokens expiring more than this many seconds from now, and never-expiring ones.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_MAX_TOKEN_LIFETIME_SECS)]
     max_token_lifetime: u64,
@@ -152,8 +167,14 @@ fn plan(args: Args) -> Result<Plan, Failure> {
             })
         })
         .transpose()?;
-    let secrets = args
-        .secrets
+    let mut secrets = args.secrets;
+    if let Some(path) = &args.secret_file {
+        secrets.extend(secrets::read_secret_file(path)?);
+    }
+    if let Ok(listed) = std::env::var(SECRETS_ENV) {
+        secrets.extend(secrets::split_secret_list(&listed));
+    }
+    let secrets = secrets
         .into_iter()
         .map(|s| {
             Secret::new(s).ok_or_else(|| {
@@ -164,6 +185,9 @@ fn plan(args: Args) -> Result<Plan, Failure> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut config = ServerConfig::default();
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(secrets::server_tls(cert, key)?);
+    }
     if !secrets.is_empty() {
         let verifier = TokenVerifier::new(secrets).with_max_lifetime(args.max_token_lifetime);
         config.connector = ConnectorConfig::with_verifier(verifier);
