@@ -8,8 +8,8 @@ use std::time::Instant;
 use futures::FutureExt as _;
 use futures::channel::oneshot;
 use relay_core::connector::{
-    Action, BacklogEntry, BufferedFrame, CloseReason, ConnectorError, ConnectorMachine, Event, PushOutcome,
-    StoreFailure, StoreRequest,
+    Action, BacklogEntry, BacklogKey, BufferedFrame, CloseReason, ConnectorError, ConnectorMachine, Event,
+    PushOutcome, StoreFailure, StoreRequest,
 };
 use relay_core::policy::{SessionKeyOptions, session_key};
 use relay_core::wire::{ActionResult, Descriptor, OutboundAction};
@@ -27,7 +27,12 @@ use crate::store_timeout::Deadline;
 pub(crate) enum PushReply {
     Sent,
     Dropped,
-    Appending(StoreFuture<String>),
+    /// The append; `idle` names the gateway when it went idle (a wake
+    /// candidate), not when a replay is under way.
+    Appending {
+        append: StoreFuture<String>,
+        idle: Option<BacklogKey>,
+    },
 }
 
 /// What a server handle asks one connection to do.
@@ -87,7 +92,8 @@ impl ConnectorSide {
             PushOutcome::Dropped => Ok(PushReply::Dropped),
             PushOutcome::AppendToBacklog(frame) => {
                 let key = self.machine.backlog_key().cloned().ok_or(ConnectorError::HandshakeIncomplete)?;
-                Ok(PushReply::Appending(self.state().store.append(key, frame)))
+                let idle = self.machine.is_idle().then(|| key.clone());
+                Ok(PushReply::Appending { append: self.state().store.append(key, frame), idle })
             }
         }
     }

@@ -31,6 +31,7 @@ mod store_timeout;
 mod stream;
 mod supervisor;
 mod tls;
+mod wake;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -48,6 +49,7 @@ pub use server_events::{ConnId, ServerEvent};
 pub use stream::MaybeTls;
 pub use supervisor::ConnectError;
 pub use tls::TlsRoots;
+pub use wake::Wake;
 
 /// Re-exported for building TLS configurations (server certificates, extra roots).
 pub use futures_rustls::rustls;

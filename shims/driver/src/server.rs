@@ -30,6 +30,7 @@ use crate::server_fabric::{
 use crate::socket::{LoopTap, SocketLoop};
 use crate::store_timeout::{Deadline, StoreClock, bounded};
 use crate::stream::MaybeTls;
+use crate::wake::{Wake, WakeTimes};
 use crate::{Runtime, unix_now, websocket_config};
 
 /// How a connector server accepts gateways. Every field has a sane default.
@@ -62,6 +63,9 @@ pub struct ServerConfig {
     /// Other instances on the same store: who holds which gateway, and news
     /// of their appends (default none: this instance is alone).
     pub fabric: Option<Arc<dyn Fabric>>,
+    /// Told when frames start waiting for a gateway that is idle or
+    /// offline (default none).
+    pub wake: Option<Wake>,
 }
 
 /// A callback that sees each data message received on a connection.
@@ -80,6 +84,7 @@ impl Default for ServerConfig {
             store: None,
             store_timeout: Duration::from_secs(10),
             fabric: None,
+            wake: None,
         }
     }
 }
@@ -151,6 +156,8 @@ pub(crate) struct ServerState {
     verifier: TokenVerifier,
     pub(crate) store: StoreHandle,
     pub(crate) fabric: Option<Arc<dyn Fabric>>,
+    wake: Option<Wake>,
+    wake_times: WakeTimes,
     clock: StoreClock,
     pub(crate) router: SessionRouter<ConnId>,
     connections: BTreeMap<ConnId, mpsc::Sender<ConnCommand>>,
@@ -272,6 +279,8 @@ pub async fn listen<R: Runtime>(
         verifier: config.connector.verifier.clone(),
         store: config.store.clone().unwrap_or_else(StoreHandle::memory),
         fabric: config.fabric.clone(),
+        wake: config.wake.clone(),
+        wake_times: WakeTimes::default(),
         clock: StoreClock::new(&rt, config.store_timeout),
         router: SessionRouter::new(relay_core::connector::DEFAULT_ROUTER_CAPACITY),
         connections: BTreeMap::new(),
@@ -643,8 +652,29 @@ async fn settle(state: &Mutex<ServerState>, reply: PushReply) -> Result<Delivery
     match reply {
         PushReply::Sent => Ok(Delivery::Sent),
         PushReply::Dropped => Ok(Delivery::Dropped),
-        PushReply::Appending(append) => buffered(state, append).await,
+        PushReply::Appending { append, idle } => {
+            let delivery = buffered(state, append).await?;
+            if let Some(key) = idle {
+                wake_if_due(state, &key);
+            }
+            Ok(delivery)
+        }
     }
+}
+
+/// A frame was buffered for `key` with nobody delivering it live: calls
+/// the wake hook, at most once per cooldown.
+pub(crate) fn wake_if_due(state: &Mutex<ServerState>, key: &BacklogKey) {
+    let callback = {
+        let mut state = lock(state);
+        let Some(wake) = state.wake.clone() else { return };
+        if !state.wake_times.due(key, std::time::Instant::now(), wake.cooldown) {
+            return;
+        }
+        wake.callback
+    };
+    // Outside the lock: the callback may call back into the server.
+    callback(key);
 }
 
 /// Waits for an append to become durable. The deadline starts here, on the

@@ -9,7 +9,7 @@ use relay_store::StoreFuture;
 
 use crate::connector_side::ConnCommand;
 use crate::fabric::{Fabric, News, NewsListener};
-use crate::server::{Delivery, ServerError, ServerState, buffered, lock};
+use crate::server::{Delivery, ServerError, ServerState, buffered, lock, wake_if_due};
 
 /// Waits for a push the store took, then has the gateway's holder deliver
 /// it, and says who that is. With a fabric every push comes here (see
@@ -21,7 +21,10 @@ pub(crate) async fn stored(
     append: StoreFuture<String>,
 ) -> Result<Delivery, ServerError> {
     let delivery = buffered(state, append).await?;
-    let Some(fabric) = lock(state).fabric.clone() else { return Ok(delivery) };
+    let Some(fabric) = lock(state).fabric.clone() else {
+        wake_if_due(state, to);
+        return Ok(delivery);
+    };
     if !lock(state).tell_connections(to) {
         fabric.announce_append(to);
     }
@@ -29,7 +32,10 @@ pub(crate) async fn stored(
     match fabric.holder(to).await {
         Ok(Some(holder)) if holder.live => Ok(Delivery::Routed { instance: holder.instance, buffer_id }),
         // Nobody delivers it live now: it waits for the gateway's next handshake.
-        Ok(_) | Err(_) => Ok(Delivery::Buffered { buffer_id }),
+        Ok(_) | Err(_) => {
+            wake_if_due(state, to);
+            Ok(Delivery::Buffered { buffer_id })
+        }
     }
 }
 
