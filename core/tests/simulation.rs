@@ -171,10 +171,11 @@ fn planted_defects_are_caught() {
     quiet_seed_panics();
     // Each defect, and the invariants that may notice it first (which one
     // does depends on the seed's plan).
-    let cases: [(Sabotage, &[&str]); 3] = [
+    let cases: [(Sabotage, &[&str]); 4] = [
         (Sabotage::DropOneAppend, &["reached the application 0 times"]),
         (Sabotage::SkipOneReplay, &["went live with entries left in the backlog", "out of order"]),
         (Sabotage::ReportBufferedBeforeDurable, &["reached the application 0 times", "is lost"]),
+        (Sabotage::SilentFabric, &["did not converge"]),
     ];
     for (sabotage, expected) in cases {
         let options = Options { sabotage, ..Options::default() };

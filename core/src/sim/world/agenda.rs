@@ -56,10 +56,13 @@ pub(crate) enum Task {
     ConnectorWriteFailed { conn: ConnId, life: Life },
     /// An announcement of an append reaches the instance.
     News { life: Life },
-    /// The instance tells every ready connection of appends, announced or not.
-    Sweep { life: Life },
     /// The instance's subscription to announcements may be back.
     Resubscribe { life: Life },
+    /// The instance refreshes its claim on the gateway and sweeps (tells
+    /// every ready connection of appends, announced or not).
+    FabricTick { life: Life },
+    /// An interrupt for chat number `chat`, handed over by another instance.
+    ForwardedInterrupt { life: Life, chat: usize },
 }
 
 /// Tasks by `(due, sequence)`: a `BTreeMap`, so order never depends on hashing.

@@ -297,6 +297,7 @@ impl StorePlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::world::fleet_plan::Routing;
 
     #[test]
     fn a_seed_always_draws_the_same_plan() {
@@ -336,5 +337,38 @@ mod tests {
         let mid_store =
             |seed| Plan::draw(seed).faults.iter().any(|(_, f)| matches!(f, Fault::RestartMidStore { .. }));
         assert!((0..200).any(mid_store), "crashes amid store traffic are planned");
+    }
+
+    #[test]
+    fn fleets_of_every_size_are_drawn_and_a_lone_instance_has_no_fleet_faults() {
+        let plans: Vec<Plan> = (0..300).map(Plan::draw).collect();
+        for size in 1..=4 {
+            assert!(plans.iter().any(|p| p.fleet.instances == size), "no fleet of {size}");
+        }
+        for routing in [Routing::ThroughHolder, Routing::AlwaysStore] {
+            assert!(plans.iter().any(|p| p.fleet.is_fleet() && p.fleet.routing == routing));
+        }
+        let fleet_fault = |f: &Fault| matches!(f, Fault::GatewayMove(_) | Fault::FabricOutage { .. });
+        for (seed, plan) in plans.iter().enumerate() {
+            let fleet = &plan.fleet;
+            assert_eq!(fleet.producers.len(), plan.events.len(), "seed {seed}");
+            assert!(fleet.producers.iter().all(|i| *i < fleet.instances), "seed {seed}");
+            let targets = plan.faults.iter().filter_map(|(_, f)| match f {
+                Fault::Restart { target, .. }
+                | Fault::RestartMidStore { target, .. }
+                | Fault::FabricOutage { target, .. } => Some(*target),
+                _ => None,
+            });
+            for target in targets {
+                match target {
+                    Target::Instance(i) => assert!(i < fleet.instances, "seed {seed}"),
+                    Target::Holder => assert!(fleet.is_fleet(), "seed {seed}"),
+                }
+            }
+            if !fleet.is_fleet() {
+                assert!(!plan.faults.iter().any(|(_, f)| fleet_fault(f)), "seed {seed}");
+            }
+        }
+        assert!(plans.iter().any(|p| p.faults.iter().any(|(_, f)| fleet_fault(f))));
     }
 }

@@ -4,8 +4,9 @@
 //! ([`RelayMachine`](crate::gateway::RelayMachine), a fresh one per
 //! connection) driven by the real [`Reconnect`](crate::policy::Reconnect)
 //! policy, against the real [`ConnectorMachine`](crate::connector::ConnectorMachine)
-//! (a fresh one per accepted upgrade, all sharing one backlog store that
-//! outlives connections and restarts), with an application on each side,
+//! (a fresh one per accepted upgrade, on one connector instance or on a
+//! fleet of up to four behind a load balancer, all sharing one backlog
+//! store that outlives connections and restarts), with an application on each side,
 //! over a simulated network, and a simulated store, on simulated time. Nothing reads a clock or an
 //! unseeded generator, and every collection iterated is ordered, so a seed
 //! replays the same run, step for step.
@@ -18,9 +19,12 @@
 //! cuts, byte at a time); connections that drop at any point — reset, cut in
 //! the middle of a message, black-holed (only keepalive and handshake timers
 //! notice), or after a given number of messages; failed writes after a
-//! reset; connector restarts (every connection dropped, dials refused for a
-//! while, the store's contents kept), some timed to hit store operations in
-//! flight; 4401 episodes (tokens refused for some dials,
+//! reset; connector restarts (every connection of the instance dropped,
+//! dials to it refused for a while, the store's contents kept), some timed
+//! to hit store operations in flight, some aimed at the instance holding
+//! the gateway; gateway moves (the link drops and the next dial lands on
+//! another instance); fabric outages (an instance misses announcements of
+//! other instances' appends until it resubscribes); 4401 episodes (tokens refused for some dials,
 //! clock skew making them `expired`, revocation for good); the gateway
 //! application going idle (`go_idle` or an orderly `shutdown`), closing —
 //! sometimes right behind its last ack — and sleeping behind a redial hold
@@ -31,7 +35,10 @@
 //! up to 300 ms), performing operations in the order submitted, failing some
 //! of them (appends, reads, removals), so that a machine may close before
 //! its removals are performed, and a crash may lose appends in flight or
-//! apply them unannounced (see `connector_side`).
+//! apply them unannounced (see `connector_side`). A fleet's instances share
+//! the store through a queue each, route pushes through the holder's
+//! machine or always through the store (drawn per seed), tell the holder
+//! of their appends by announcement, and sweep every few seconds.
 //!
 //! The traffic: requests (some before the handshake, some during a
 //! shutdown), interrupts both ways (the gateway's may precede the
@@ -49,7 +56,8 @@
 //! - an event (or forward) pushed live arrives at most once on the wire, on
 //!   its own connection; one the store wrote carries the `bufferId` it was
 //!   written as, and one it never wrote never arrives; the application gets
-//!   each at most once after dedupe, and within a chat in push order;
+//!   each at most once after dedupe, and within a chat in the order one
+//!   instance submitted them;
 //!   nothing goes out live after `going_idle_ack`; a push is reported
 //!   buffered only once its append completed, and an entry is removed from
 //!   the store only after the application got it;
@@ -84,7 +92,8 @@
 //! At the end, after a quiet period with the network healthy, the connector
 //! up and the gateway awake: every request settled, and — unless the
 //! gateway stopped for good — the gateway connected on a working link its
-//! connector serves live, the store idle and holding nothing but stranded
+//! connector serves live (with a fleet: the fabric's claim names that
+//! instance, live), the store idle and holding nothing but stranded
 //! entries (acknowledged, their removal failed), every append answered, and
 //! every event and forward reported buffered, or written by the store,
 //! delivered to the application exactly once (one in doubt whose append a
@@ -103,7 +112,8 @@
 //! # Layout
 //!
 //! `run.rs` steps the world; `network.rs` is the link model; `faults.rs`
-//! draws the plan (the store's character included); `gateway_side/` and
+//! draws the plan (the store's character included), `fleet_plan.rs` the
+//! connector fleet; `gateway_side/` and
 //! `connector_side/` are the two applications and their drivers (the store
 //! model is `connector_side/store.rs`); `invariants/` keeps the books;
 //! `agenda.rs` orders scheduled work; `transcript.rs` keeps the history;

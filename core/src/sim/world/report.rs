@@ -22,6 +22,11 @@ pub enum Sabotage {
     /// append is submitted, not when the store completed it, and the first
     /// append then fails: an event reported buffered is lost.
     ReportBufferedBeforeDurable,
+    /// The instances of a fleet never tell a connection of an append it
+    /// did not make (no announcement, no sweep, not even to themselves):
+    /// an event another instance appended waits in the store while the
+    /// holder delivers live.
+    SilentFabric,
 }
 
 /// How to run a seed.

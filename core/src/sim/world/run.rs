@@ -96,8 +96,7 @@ impl World {
 
     pub(super) fn run(&mut self) -> RunReport {
         self.schedule_plan();
-        let (mut cx, gw, cn) = self.split();
-        cn.start(&mut cx);
+        let (mut cx, gw, _) = self.split();
         gw.drive(&mut cx);
         while !self.done() {
             self.step();
@@ -202,8 +201,9 @@ impl World {
             Task::CrashDue { life } => cn.on_crash_due(cx, life),
             Task::ConnectorWriteFailed { conn, life } => cn.on_write_failed(cx, conn, life),
             Task::News { life } => cn.on_news(cx, life),
-            Task::Sweep { life } => cn.on_sweep(cx, life),
             Task::Resubscribe { life } => cn.on_resubscribe(cx, life),
+            Task::FabricTick { life } => cn.on_fabric_tick(cx, life),
+            Task::ForwardedInterrupt { life, chat } => cn.on_forwarded_interrupt(cx, life, chat),
         }
     }
 
@@ -276,6 +276,7 @@ impl World {
         self.gw.is_settled()
             && self.net.is_healthy(conn)
             && self.cn.newest_live() == Some(conn)
+            && self.cn.claim_settled(conn, self.now)
             && self.cn.backlog_settled()
             && self.ledger.unsettled_requests() == 0
     }

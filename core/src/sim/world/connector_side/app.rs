@@ -50,7 +50,10 @@ impl ConnectorSide {
                 c.acked.insert(buffer_id.clone());
                 c.awaiting_removal.push(buffer_id);
             }
-            Event::GoingIdle => cx.note(Side::Connector, format!("{conn} gateway went idle: buffering")),
+            Event::GoingIdle => {
+                cx.note(Side::Connector, format!("{conn} gateway went idle: buffering"));
+                self.reclaim(cx, conn, false);
+            }
             Event::Live => {
                 cx.note(Side::Connector, format!("{conn} live"));
                 // Entries acknowledged here may still wait for their removal
@@ -68,6 +71,7 @@ impl ConnectorSide {
                     pending, 0,
                     "connector {conn} went live with {pending} appends it handed back still pending in the store"
                 );
+                self.reclaim(cx, conn, true);
             }
             Event::StoreFailed(failure) => {
                 cx.note(Side::Connector, format!("{conn} backlog read failed ({failure}); retried later"));
@@ -96,6 +100,7 @@ impl ConnectorSide {
         if let Err(e) = c.machine.answer_hello(cx.now, descriptor_for(&platform)) {
             panic!("connector {conn}: answer_hello refused: {e}");
         }
+        self.register(cx, conn);
         self.drain(cx, conn);
     }
 

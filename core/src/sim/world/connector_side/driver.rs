@@ -139,6 +139,7 @@ impl ConnectorSide {
             Action::Store(request) => self.on_store_request(cx, conn, request),
             Action::Closed(reason) => {
                 cx.note(Side::Connector, format!("{conn} closed: {reason}"));
+                self.unregister(cx, conn);
                 if let Some(frame) = reason.close_to_send() {
                     cx.net.send(cx.now, conn, End::Gateway, Msg::Close(Some(frame)));
                 }

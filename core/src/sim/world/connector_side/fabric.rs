@@ -3,10 +3,11 @@
 //! of the gateway, or, with none, announces the append to every instance;
 //! an instance hearing an announcement tells its ready connections
 //! (`handle_backlog_appended`). Announcements take a seeded time, and an
-//! instance whose subscription is down misses them; every instance also
-//! sweeps (tells all its ready connections) every few seconds and right
-//! after it resubscribes, so a missed announcement delays an entry, never
-//! strands it. A lone instance has no fabric.
+//! instance whose subscription is down misses them; an instance holding
+//! the gateway also sweeps (tells all its ready connections) every few
+//! seconds, when it refreshes its claim (`claims.rs`), and right after it
+//! resubscribes, so a missed announcement delays an entry, never strands
+//! it. A lone instance has no fabric.
 
 use std::time::Duration;
 
@@ -18,28 +19,36 @@ use crate::sim::world::agenda::Task;
 use crate::sim::world::fleet_plan::Target;
 use crate::sim::world::transcript::Side;
 
-/// How often an instance sweeps (the Redis fabric's default).
-const SWEEP_EVERY: Duration = Duration::from_secs(5);
+/// How often an instance holding the gateway refreshes its claim and
+/// sweeps: a third of the Redis fabric's lease (its sweep, every 5 s, is
+/// rounded down to the same tick).
+const TICK: Duration = Duration::from_millis(3_333);
 
 impl ConnectorSide {
-    /// Starts the sweeps of `instance`'s current life, at a seeded phase.
-    pub(super) fn start_sweeping(&mut self, cx: &mut Ctx<'_>, instance: usize) {
-        if !self.is_fleet() {
+    /// `instance` holds the gateway: its ticks run (from a seeded phase)
+    /// until it holds nothing, which leaves them nothing to do.
+    pub(super) fn start_ticking(&mut self, cx: &mut Ctx<'_>, instance: usize) {
+        if std::mem::replace(&mut self.instances[instance].ticking, true) {
             return;
         }
-        let micros = u64::try_from(SWEEP_EVERY.as_micros()).unwrap_or(u64::MAX);
+        let micros = u64::try_from(TICK.as_micros()).unwrap_or(u64::MAX);
         let phase = Duration::from_micros(self.fleet_rng.random_range(0..micros));
-        cx.agenda.at(cx.now + phase, Task::Sweep { life: self.life(instance) });
+        cx.agenda.at(cx.now + phase, Task::FabricTick { life: self.life(instance) });
     }
 
-    pub(crate) fn on_sweep(&mut self, cx: &mut Ctx<'_>, life: Life) {
+    pub(crate) fn on_fabric_tick(&mut self, cx: &mut Ctx<'_>, life: Life) {
         if !self.is_current(life) {
             return;
         }
+        let Some(live) = self.instances[life.instance].held else {
+            self.instances[life.instance].ticking = false;
+            return;
+        };
+        self.refresh_claim(cx, life.instance, live);
         if self.tell(cx, life.instance) {
             cx.bump("sweeps that told a connection");
         }
-        cx.agenda.at(cx.now + SWEEP_EVERY, Task::Sweep { life });
+        cx.agenda.at(cx.now + TICK, Task::FabricTick { life });
     }
 
     /// A push `instance` appended directly is durable: its ready
@@ -109,6 +118,9 @@ impl ConnectorSide {
     /// Tells every ready connection of `instance` that the backlog grew;
     /// whether there was any.
     fn tell(&mut self, cx: &mut Ctx<'_>, instance: usize) -> bool {
+        if self.silent_fabric {
+            return false;
+        }
         let ready: Vec<_> = self
             .machines
             .iter()

@@ -31,10 +31,11 @@ impl ConnectorSide {
         let instance = self.resolve(target);
         cx.bump("connector restarts");
         let in_flight = self.store.queued_on(instance);
+        let tag = if self.is_fleet() { format!("i{instance} ") } else { String::new() };
         cx.note(
             Side::Connector,
             format!(
-                "i{instance} crash (vanish {vanish}) with {in_flight} store operations in flight; back in {down_for:?}"
+                "{tag}crash (vanish {vanish}) with {in_flight} store operations in flight; back in {down_for:?}"
             ),
         );
         let kind = if vanish { DropKind::Blackhole } else { DropKind::Reset };
@@ -51,6 +52,8 @@ impl ConnectorSide {
         state.up = false;
         state.life += 1;
         state.deaf_until = None;
+        state.held = None;
+        state.ticking = false;
         let life = self.life(instance);
         cx.agenda.at(cx.now + down_for, Task::ConnectorUp { life });
     }
@@ -86,7 +89,6 @@ impl ConnectorSide {
         let deferred = std::mem::take(&mut self.instances[instance].deferred);
         let tag = if self.is_fleet() { format!("i{instance} ") } else { String::new() };
         cx.note(Side::Connector, format!("{tag}up; {} platform events waited", deferred.len()));
-        self.start_sweeping(cx, instance);
         for chat in deferred {
             self.push(cx, chat, instance);
         }

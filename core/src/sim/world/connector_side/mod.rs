@@ -28,9 +28,12 @@
 //! directly is then told (`fabric.rs`): to the instance's own ready
 //! connections when it has some, else announced to every instance, whose
 //! ready connections of the gateway hear `handle_backlog_appended`. An
-//! instance misses announcements while its subscription is down, and sweeps
-//! (the same call for every ready connection it has) every few seconds and
-//! when it resubscribes, so no append waits forever. Only the routing rule
+//! instance misses announcements while its subscription is down, and
+//! sweeps (the same call for every ready connection it has) every few
+//! seconds while it holds the gateway and when it resubscribes, so no
+//! append waits forever. The fabric also records which instance holds the
+//! gateway (`claims.rs`, under a lease), and an interrupt submitted where
+//! no connection is ready goes to that instance. Only the routing rule
 //! differs between plans: through the holder's machine (`ThroughHolder`),
 //! or always through the store (`AlwaysStore`). A lone instance has no
 //! fabric: no announcements and no sweeps.
@@ -64,6 +67,7 @@
 //! - `lifecycle.rs`: crashes, restarts and the other connector faults;
 //! - `balancer.rs`: which instance a dial lands on;
 //! - `fabric.rs`: announcements, sweeps and subscription outages;
+//! - `claims.rs`: which instance holds the gateway, as the fabric records it;
 //! - `driver.rs`: accepting dials, the network's deliveries, timeouts and
 //!   the machines' actions;
 //! - `store_traffic.rs`: what goes to the store and what comes back;
@@ -76,6 +80,7 @@ mod app;
 mod auth;
 mod balancer;
 mod checks;
+mod claims;
 mod driver;
 mod fabric;
 mod lifecycle;
@@ -91,12 +96,13 @@ use rand::SeedableRng as _;
 use rand_chacha::ChaCha8Rng;
 
 use self::auth::Auth;
+use self::claims::Claim;
 use self::store::Store;
 use super::faults::{Chat, Plan};
 use super::fleet_plan::Routing;
 use super::invariants::ConnectorContract;
 use super::network::ConnId;
-use super::{Ctx, GATEWAY_ID, GATEWAY_SECRET, Sabotage};
+use super::{GATEWAY_ID, GATEWAY_SECRET, Sabotage};
 use crate::connector::{BacklogKey, ConnectorConfig, ConnectorMachine};
 
 /// Salt of the generator of the fleet's decisions while it runs (where the
@@ -138,6 +144,8 @@ struct Connection {
     reading: bool,
     /// A read failed: the machine asks again then.
     retry_at: Option<Instant>,
+    /// Ready, so its instance holds the gateway (`claims.rs`).
+    registered: bool,
 }
 
 impl Connection {
@@ -154,6 +162,7 @@ impl Connection {
             cursor: None,
             reading: false,
             retry_at: None,
+            registered: false,
         }
     }
 }
@@ -179,6 +188,10 @@ struct Instance {
     deferred: Vec<usize>,
     /// Its subscription to announcements is down until then.
     deaf_until: Option<Instant>,
+    /// It holds the gateway, delivering live or not (what it refreshes its claim with).
+    held: Option<bool>,
+    /// Its fabric ticks (claim refresh and sweep) are scheduled.
+    ticking: bool,
 }
 
 /// The connector fleet, its application, its drivers and its backlog store.
@@ -191,6 +204,8 @@ pub(crate) struct ConnectorSide {
     /// The instance the load balancer sends dials to.
     balancer: usize,
     fleet_rng: ChaCha8Rng,
+    /// Who holds the gateway, as the fabric records it.
+    claim: Option<Claim>,
     store: Store,
     key: BacklogKey,
     window: usize,
@@ -214,6 +229,8 @@ pub(crate) struct ConnectorSide {
     report_at_submission: bool,
     /// First hellos still to refuse.
     refuse_next: u32,
+    /// [`Sabotage::SilentFabric`]: no connection hears of appends.
+    silent_fabric: bool,
 }
 
 impl ConnectorSide {
@@ -233,6 +250,7 @@ impl ConnectorSide {
             news_latency: plan.fleet.news_latency,
             balancer: 0,
             fleet_rng: ChaCha8Rng::seed_from_u64(seed ^ FLEET_RUN_STREAM),
+            claim: None,
             store,
             key,
             window: plan.replay_window,
@@ -247,13 +265,7 @@ impl ConnectorSide {
             drop_one_append: sabotage == Sabotage::DropOneAppend,
             report_at_submission,
             refuse_next: 0,
-        }
-    }
-
-    /// Starts what runs by itself from the first instant: the sweeps.
-    pub(crate) fn start(&mut self, cx: &mut Ctx<'_>) {
-        for instance in 0..self.instances.len() {
-            self.start_sweeping(cx, instance);
+            silent_fabric: sabotage == Sabotage::SilentFabric,
         }
     }
 

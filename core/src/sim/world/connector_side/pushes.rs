@@ -8,11 +8,15 @@
 
 use rand::Rng as _;
 
-use super::ConnectorSide;
+use std::time::Duration;
+
+use super::{ConnectorSide, Life};
 use crate::connector::{BufferedFrame, PushOutcome};
 use crate::sim::world::Ctx;
+use crate::sim::world::agenda::Task;
 use crate::sim::world::fleet_plan::Routing;
 use crate::sim::world::invariants::{Pushed, event_key, forward_key, forward_text};
+use crate::sim::world::network::ConnId;
 use crate::sim::world::transcript::Side;
 use crate::wire::{Forward, MessageEvent, SessionSource};
 
@@ -81,7 +85,8 @@ impl ConnectorSide {
             // Straight to the store, where a replay finds it (the next
             // connection's, or the holder's once it hears of it).
             let why = if through { "no ready connection" } else { "through the shared store" };
-            cx.note(Side::Connector, format!("push {} on i{instance}: {why}, to the store", pushed.key));
+            let on = if self.is_fleet() { format!(" on i{instance}") } else { String::new() };
+            cx.note(Side::Connector, format!("push {}{on}: {why}, to the store", pushed.key));
             self.append(cx, instance, frame, pushed, None);
             return self.settle_inline(cx);
         };
@@ -103,16 +108,52 @@ impl ConnectorSide {
         self.drain(cx, conn);
     }
 
-    /// The platform asks to stop a session's turn: the interrupt goes to
-    /// the gateway running it now, or nowhere (an idle gateway runs none).
+    /// The platform asks `instance` to stop a session's turn: the interrupt
+    /// goes to the gateway running it now, through a ready connection of
+    /// the instance, or through the instance the claim names; else nowhere
+    /// (interrupts are never buffered).
     fn push_interrupt(&mut self, cx: &mut Ctx<'_>, chat: usize, instance: usize) {
+        match self.ready_on(instance) {
+            Some(conn) => self.interrupt_on(cx, conn, chat),
+            None => self.hand_interrupt_over(cx, chat, instance),
+        }
+    }
+
+    /// The newest connection of `instance`, if it is ready.
+    fn ready_on(&self, instance: usize) -> Option<ConnId> {
+        self.newest_on(instance).filter(|(_, c)| c.machine.is_ready()).map(|(id, _)| id)
+    }
+
+    /// Hands an interrupt to the instance holding the gateway, as the
+    /// claim says; not acknowledged, like one sent down a connection.
+    fn hand_interrupt_over(&mut self, cx: &mut Ctx<'_>, chat: usize, from: usize) {
+        if !self.is_fleet() {
+            return;
+        }
+        match self.holder(cx.now) {
+            Some(to) if to != from => {
+                cx.bump("interrupts handed to the holder");
+                let latency = self.fleet_rng.random_range(Duration::ZERO..=self.news_latency);
+                cx.agenda.at(cx.now + latency, Task::ForwardedInterrupt { life: self.life(to), chat });
+            }
+            _ => cx.bump("interrupts refused (no holder elsewhere)"),
+        }
+    }
+
+    /// An interrupt another instance handed over reaches `life`'s instance.
+    pub(crate) fn on_forwarded_interrupt(&mut self, cx: &mut Ctx<'_>, life: Life, chat: usize) {
+        let deaf = self.instances.get(life.instance).is_some_and(|i| i.deaf_until.is_some());
+        let conn = self.ready_on(life.instance).filter(|_| self.is_current(life) && !deaf);
+        match conn {
+            Some(conn) => self.interrupt_on(cx, conn, chat),
+            None => cx.bump("handed-over interrupts lost (holder gone or deaf)"),
+        }
+    }
+
+    fn interrupt_on(&mut self, cx: &mut Ctx<'_>, conn: ConnId, chat: usize) {
         let feed = &self.chats[chat];
         let session_key = format!("agent:main:{}:dm:{}", feed.platform.as_str(), feed.chat_id);
         let chat_id = feed.chat_id.clone();
-        let Some(conn) = self.newest_on(instance).filter(|(_, c)| c.machine.is_ready()).map(|(id, _)| id)
-        else {
-            return;
-        };
         let Some(c) = self.machines.get_mut(&conn) else { return };
         match c.machine.push_interrupt(cx.now, &session_key, &chat_id) {
             Ok(PushOutcome::Sent) => cx.bump("interrupts sent to the gateway"),
