@@ -15,6 +15,7 @@ mod record;
 mod replies;
 mod script;
 mod store;
+mod wake;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -120,6 +121,11 @@ pub(crate) struct Args {
     /// random one, printed in the `listening` line].
     #[arg(long, value_name = "ID")]
     instance_id: Option<String>,
+    /// When frames start waiting for an idle or offline gateway (at most once
+    /// a minute per gateway), GET this URL, `{gateway}` replaced by the
+    /// percent-encoded gateway id (or `platform:botId`).
+    #[arg(long, value_name = "URL")]
+    wake_url: Option<String>,
     /// Entries one gateway's backlog may hold; a push beyond it fails.
     #[arg(long, value_name = "N", default_value_t = StoreOptions::default().max_entries_per_gateway)]
     max_backlog: usize,
@@ -135,6 +141,7 @@ struct Plan {
     record: Option<File>,
     reply: Reply,
     store: store::Opened,
+    wake: Option<wake::WakeUrl>,
 }
 
 /// Checks the arguments, then serves until a signal arrives.
@@ -196,7 +203,14 @@ fn plan(args: Args) -> Result<Plan, Failure> {
     let store = store::open(args.store.as_deref(), args.instance_id, options)?;
     config.store = Some(store.handle.clone());
     config.fabric = store.server_fabric();
-    Ok(Plan { addr, config, descriptors, script, record, reply: args.reply, store })
+    let wake = match args.wake_url.as_deref().map(wake::WakeUrl::new).transpose()? {
+        Some((wake, hook)) => {
+            config.wake = Some(hook);
+            Some(wake)
+        }
+        None => None,
+    };
+    Ok(Plan { addr, config, descriptors, script, record, reply: args.reply, store, wake })
 }
 
 async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
@@ -230,6 +244,7 @@ async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
         None => listening,
     };
     out.json(listening).await?;
+    let waking = plan.wake.map(|wake| tokio::spawn(wake.run(out.clone())));
     let mut stdin_pushes = tokio::spawn(pushes::run(handle.clone(), out.clone()));
     let mut stdin_done = false;
     let outcome = loop {
@@ -253,6 +268,9 @@ async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
         }
     };
     stdin_pushes.abort();
+    if let Some(waking) = waking {
+        waking.abort();
+    }
     if outcome.is_ok() {
         // Close every connection and report how each ended, within the grace period.
         let closing = close_all(&mut state, &mut events);
