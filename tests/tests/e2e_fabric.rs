@@ -62,6 +62,13 @@ impl Fabric for LocalFabric {
         self.bus.claims.lock().unwrap().insert(key.clone(), holder);
     }
 
+    fn update(&self, key: &BacklogKey, live: bool) {
+        let mut claims = self.bus.claims.lock().unwrap();
+        if claims.get(key).is_none_or(|h| h.instance == self.id) {
+            claims.insert(key.clone(), Holder { instance: self.id.clone(), live });
+        }
+    }
+
     fn release(&self, key: &BacklogKey) {
         let mut claims = self.bus.claims.lock().unwrap();
         if claims.get(key).is_some_and(|h| h.instance == self.id) {

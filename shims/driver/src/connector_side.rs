@@ -127,7 +127,7 @@ impl ConnectorSide {
     fn claim(&self, live: bool) {
         if let (true, Some(key)) = (self.registered, self.machine.backlog_key()) {
             if let Some(fabric) = &self.state().fabric {
-                fabric.hold(key, live);
+                fabric.update(key, live);
             }
         }
     }

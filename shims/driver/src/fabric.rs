@@ -62,9 +62,17 @@ pub trait Fabric: Send + Sync + std::fmt::Debug + 'static {
     /// This instance's id.
     fn instance_id(&self) -> &str;
 
-    /// This instance holds a ready connection of `key`; `live` says whether
-    /// it delivers live. Called again whenever that changes.
+    /// This instance holds a new ready connection of `key`; `live` says
+    /// whether it delivers live. The newest connection of a gateway is the
+    /// one to deliver through, so this takes the claim from any other
+    /// instance.
     fn hold(&self, key: &BacklogKey, live: bool);
+
+    /// This instance's connection of `key` now delivers live, or not. Unlike
+    /// [`hold`](Self::hold) it never takes the claim from another instance:
+    /// an old connection that has not noticed its gateway left must not
+    /// take the gateway back from the instance it moved to.
+    fn update(&self, key: &BacklogKey, live: bool);
 
     /// This instance holds no ready connection of `key` any more.
     fn release(&self, key: &BacklogKey);

@@ -76,6 +76,28 @@ fn a_release_leaves_the_claim_another_instance_took_since() {
 }
 
 #[test]
+fn an_update_changes_only_this_instances_claim() {
+    let server = RedisServer::start();
+    let (a, b) = (default_fabric(&server, "a"), default_fabric(&server, "b"));
+    let key = gateway("gw");
+    a.hold(&key, false);
+    a.update(&key, true);
+    settle(&a, &key);
+    assert_eq!(holder(&b, &key), held_by("a", true));
+    // The gateway moved to B; A's old connection, which has not noticed,
+    // goes idle and live again: the claim stays B's.
+    b.hold(&key, true);
+    settle(&b, &key);
+    a.update(&key, false);
+    a.update(&key, true);
+    settle(&a, &key);
+    assert_eq!(holder(&a, &key), held_by("b", true));
+    b.update(&key, false);
+    settle(&b, &key);
+    assert_eq!(holder(&a, &key), held_by("b", false));
+}
+
+#[test]
 fn claims_outlive_their_lease_while_refreshed_and_lapse_once_their_instance_is_gone() {
     let server = RedisServer::start();
     let lease = Duration::from_millis(500);

@@ -59,7 +59,8 @@ impl Default for FabricOptions {
 /// - **Claims**: `hold` writes `relay:holder:<key>` = `<instance>|live` or
 ///   `<instance>|idle` with a lease (`SET … PX`), taking the claim from any
 ///   other instance: the newest connection of a gateway is the one to
-///   deliver through. A worker thread refreshes this instance's claims every
+///   deliver through. `update` rewrites it only while it is this
+///   instance's or has lapsed, and only when the live flag changed. A worker thread refreshes this instance's claims every
 ///   third of the lease, never taking one that another instance wrote
 ///   since, so the claims of a dead instance lapse within a lease.
 ///   `release` deletes the claim only while it is still this instance's.
@@ -221,6 +222,17 @@ impl Fabric for RedisFabric {
     fn hold(&self, key: &BacklogKey, live: bool) {
         self.shared.held.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone(), live);
         self.post(Command::Piped(Piped::Hold { key: key.clone(), live }));
+    }
+
+    fn update(&self, key: &BacklogKey, live: bool) {
+        let changed = {
+            let mut held = self.shared.held.lock().unwrap_or_else(PoisonError::into_inner);
+            held.insert(key.clone(), live) != Some(live)
+        };
+        // The usual case, a replay that ends live again: nothing to write.
+        if changed {
+            self.post(Command::Update { key: key.clone(), live });
+        }
     }
 
     fn release(&self, key: &BacklogKey) {

@@ -33,6 +33,8 @@ const SESSION_TTL_SECS: u64 = 24 * 3600;
 pub(super) enum Command {
     /// A script of its own.
     Release { key: BacklogKey },
+    /// A script of its own: the claim rewritten while it is ours or lapsed.
+    Update { key: BacklogKey, live: bool },
     /// A command that joins a pipeline.
     Piped(Piped),
 }
@@ -104,6 +106,10 @@ impl Worker {
                 Command::Release { key } => {
                     self.pipeline(std::mem::take(&mut run));
                     self.release(&key);
+                }
+                Command::Update { key, live } => {
+                    self.pipeline(std::mem::take(&mut run));
+                    self.refresh(&[(key, live)]);
                 }
                 Command::Piped(piped) => run.push(piped),
             }
@@ -223,17 +229,22 @@ impl Worker {
     /// Writes every held claim again for a full lease.
     fn refresh_claims(&mut self) {
         let held = self.shared.held();
-        let lease_ms = lease_ms(self.lease);
         for chunk in held.chunks(REFRESH_CHUNK) {
-            let mut refresh = self.refresh.prepare_invoke();
-            refresh.arg(&self.instance).arg(lease_ms);
-            for (key, live) in chunk {
-                refresh.key(holder_key(key)).arg(claim(&self.instance, *live));
-            }
-            let done = self.link.run_idempotent(|conn| refresh.invoke::<()>(conn));
-            let keys = chunk.len();
-            self.report(done, || format!("cannot refresh {keys} claims"));
+            self.refresh(chunk);
         }
+    }
+
+    /// Writes these claims for a full lease where they are this instance's
+    /// or have lapsed (the refresh script leaves another instance's alone).
+    fn refresh(&mut self, claims: &[(BacklogKey, bool)]) {
+        let mut refresh = self.refresh.prepare_invoke();
+        refresh.arg(&self.instance).arg(lease_ms(self.lease));
+        for (key, live) in claims {
+            refresh.key(holder_key(key)).arg(claim(&self.instance, *live));
+        }
+        let done = self.link.run_idempotent(|conn| refresh.invoke::<()>(conn));
+        let keys = claims.len();
+        self.report(done, || format!("cannot refresh {keys} claims"));
     }
 
     /// Logs a failure (a claim lapses or is written again at the next

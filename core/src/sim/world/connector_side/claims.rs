@@ -1,7 +1,8 @@
 //! The fabric's record of which instance holds the gateway, kept the way
 //! the Redis fabric keeps it: an instance *holds* once a connection of the
 //! gateway is ready there, and writes its claim outright (instance, live or
-//! not) whenever that changes; it refreshes its claim every third of the
+//! not); when that connection goes live or idle it rewrites the claim only
+//! while it is its own or lapsed; it refreshes its claim every third of the
 //! lease (`fabric.rs` ticks), taking it back when it lapsed or was released, never from another
 //! instance; it releases the claim, while the claim is still its own, when
 //! its last ready connection closes. A dead instance refreshes nothing, so
@@ -45,11 +46,14 @@ impl ConnectorSide {
         self.hold(cx, instance, live);
     }
 
-    /// A registered `conn` went live or idle: its instance says so.
+    /// A registered `conn` went live or idle: its instance says so, in its
+    /// own claim or one that lapsed, never in another instance's (an old
+    /// connection that missed its gateway's move must not take it back).
     pub(super) fn reclaim(&mut self, cx: &mut Ctx<'_>, conn: ConnId, live: bool) {
         if let Some(c) = self.machines.get(&conn).filter(|c| c.registered) {
             let instance = c.instance;
-            self.hold(cx, instance, live);
+            self.instances[instance].held = Some(live);
+            self.refresh_claim(cx, instance, live);
         }
     }
 
