@@ -28,27 +28,83 @@ use crate::{BoxFuture, Runtime};
 const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Messages read per wakeup before other work gets a turn.
 const READ_BUDGET: usize = 64;
-/// Messages waiting for the socket beyond which commands that may wait do:
+/// Bytes waiting for the socket beyond which commands that may wait do:
 /// a peer that stops reading slows their senders down instead of growing
 /// memory. Requests and close never wait (see [`Endpoint::may_wait`]).
-const MAX_QUEUED_MESSAGES: usize = 1024;
+const MAX_QUEUED_BYTES: usize = 1 << 20;
+/// The most bytes of lines that share one text message. A line stream's
+/// message boundaries mean nothing (PROTOCOL §1: every reader splits on
+/// `\n`), so a burst of frames goes out as few messages: the framing and
+/// the flush are paid per message, not per frame.
+const COALESCE_BYTES: usize = 64 * 1024;
 
 /// Where a machine's actions go.
 #[derive(Debug)]
 pub(crate) struct Outbox<E> {
-    pub(crate) messages: VecDeque<Message>,
+    messages: VecDeque<Message>,
+    /// Lines not yet put in a message (each ends with its `\n`).
+    text: String,
+    /// Bytes in `messages` and `text`.
+    queued_bytes: usize,
     pub(crate) events: VecDeque<E>,
     /// Set once the machine closed: the close frame to send, if any.
     pub(crate) closed: Option<Option<CloseFrame>>,
 }
 
 impl<E> Outbox<E> {
+    fn new() -> Self {
+        Self {
+            messages: VecDeque::new(),
+            text: String::new(),
+            queued_bytes: 0,
+            events: VecDeque::new(),
+            closed: None,
+        }
+    }
+
     pub(crate) fn send_line(&mut self, line: String) {
-        self.messages.push_back(Message::text(line));
+        if !self.text.is_empty() && self.text.len() + line.len() > COALESCE_BYTES {
+            self.seal();
+        }
+        self.queued_bytes += line.len();
+        if self.text.is_empty() {
+            self.text = line;
+        } else {
+            self.text.push_str(&line);
+        }
     }
 
     pub(crate) fn send_ping(&mut self) {
-        self.messages.push_back(Message::Ping(Default::default()));
+        self.push(Message::Ping(Default::default()));
+    }
+
+    /// Queues a message behind every line sent before it.
+    fn push(&mut self, message: Message) {
+        self.seal();
+        self.messages.push_back(message);
+    }
+
+    /// Puts the lines sent so far in one text message.
+    fn seal(&mut self) {
+        if !self.text.is_empty() {
+            self.messages.push_back(Message::text(std::mem::take(&mut self.text)));
+        }
+    }
+
+    /// The next message to write, lines sealed first.
+    fn next(&mut self) -> Option<Message> {
+        if self.messages.is_empty() {
+            self.seal();
+        }
+        let message = self.messages.pop_front()?;
+        if let Message::Text(text) = &message {
+            self.queued_bytes -= text.len();
+        }
+        Some(message)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.text.is_empty()
     }
 }
 
@@ -126,7 +182,7 @@ where
             ws,
             commands,
             events,
-            out: Outbox { messages: VecDeque::new(), events: VecDeque::new(), closed: None },
+            out: Outbox::new(),
             unflushed: false,
             sleep: None,
             waiting: VecDeque::new(),
@@ -160,7 +216,7 @@ where
                 if let Some(frame) = close {
                     let code = CloseCode::from(frame.code);
                     let reason = frame.reason.clone().into();
-                    self.out.messages.push_back(Message::Close(Some(WsCloseFrame { code, reason })));
+                    self.out.push(Message::Close(Some(WsCloseFrame { code, reason })));
                 }
                 self.ending = Some(self.rt.sleep_until(now + CLOSE_HANDSHAKE_TIMEOUT));
             }
@@ -188,10 +244,10 @@ where
     /// anything went out (room freed for more commands).
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, WsError> {
         let mut wrote = false;
-        while !self.out.messages.is_empty() {
+        while !self.out.is_empty() {
             match Pin::new(&mut self.ws).poll_ready(cx) {
                 Poll::Ready(Ok(())) => {
-                    let message = self.out.messages.pop_front().expect("checked non-empty");
+                    let message = self.out.next().expect("checked non-empty");
                     Pin::new(&mut self.ws).start_send(message)?;
                     self.unflushed = true;
                     wrote = true;
@@ -264,7 +320,7 @@ where
                     if let Some(frame) = &close {
                         // Fail the WebSocket connection with that code (RFC 6455 §7.1.7).
                         let (code, reason) = (CloseCode::from(frame.code), frame.reason.clone().into());
-                        self.out.messages.push_back(Message::Close(Some(WsCloseFrame { code, reason })));
+                        self.out.push(Message::Close(Some(WsCloseFrame { code, reason })));
                     }
                     machine.handle_transport_closed(now, close);
                 }
@@ -276,7 +332,7 @@ where
     }
 
     fn has_room(&self) -> bool {
-        self.out.messages.len() < MAX_QUEUED_MESSAGES
+        self.out.queued_bytes < MAX_QUEUED_BYTES
     }
 
     fn poll_commands(&mut self, cx: &mut Context<'_>) -> bool {
@@ -343,7 +399,7 @@ where
         let timed_out = self.ending.as_mut().is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
         let done = match written {
             Err(_) => true,
-            Ok(()) if self.out.messages.is_empty() && !self.unflushed => {
+            Ok(()) if self.out.is_empty() && !self.unflushed => {
                 Pin::new(&mut self.ws).poll_close(cx).is_ready()
             }
             Ok(()) => false,
@@ -398,5 +454,40 @@ where
                 return Poll::Pending;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(out: &mut Outbox<()>) -> Vec<String> {
+        std::iter::from_fn(|| out.next())
+            .map(|m| match m {
+                Message::Text(text) => text.as_str().to_owned(),
+                other => format!("<{other:?}>"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lines_sent_together_share_a_message_up_to_the_bound() {
+        let mut out = Outbox::<()>::new();
+        out.send_line("{\"a\":1}\n".into());
+        out.send_line("{\"b\":2}\n".into());
+        out.send_ping();
+        out.send_line("{\"c\":3}\n".into());
+        assert_eq!(texts(&mut out), ["{\"a\":1}\n{\"b\":2}\n", "<Ping(b\"\")>", "{\"c\":3}\n"]);
+        assert_eq!(out.queued_bytes, 0);
+
+        let big = format!("{}\n", "x".repeat(COALESCE_BYTES / 2));
+        for _ in 0..3 {
+            out.send_line(big.clone());
+        }
+        assert_eq!(out.queued_bytes, 3 * big.len());
+        let messages = texts(&mut out);
+        assert_eq!(messages.len(), 3, "no message grows past the bound");
+        assert!(messages.iter().all(|m| m.len() <= COALESCE_BYTES && m.ends_with('\n')));
+        assert!(out.is_empty() && out.queued_bytes == 0);
     }
 }
