@@ -99,3 +99,24 @@ fn build_relay() -> PathBuf {
     assert!(binary.exists(), "cargo build did not produce {}", binary.display());
     binary
 }
+
+/// A library gateway announcing `platform:bot_id`, connected to `url`
+/// (handshake included) within `wait`, re-dialing after a drop when
+/// `reconnect`; panics naming the URL when it cannot connect.
+pub(crate) fn connect_gateway(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    (platform, bot_id): (&str, &str),
+    reconnect: bool,
+    wait: std::time::Duration,
+) -> (relay_tokio::Client, relay_tokio::Events) {
+    let config = relay_tokio::ClientConfig {
+        reconnect,
+        connect_budget: wait,
+        shutdown_budget: std::time::Duration::from_secs(1),
+        ..relay_tokio::ClientConfig::default()
+            .with_identities([relay_core::gateway::Identity::new(platform, bot_id)])
+    };
+    rt.block_on(relay_tokio::connect(url, config))
+        .unwrap_or_else(|e| panic!("the gateway could not connect to {url}: {e}"))
+}

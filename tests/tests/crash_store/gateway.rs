@@ -5,10 +5,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
 
-use relay_core::gateway::Identity;
-use relay_tokio::{Client, ClientConfig, ClientEvent, ConnectionEvent, IdleOutcome};
+use relay_tokio::{Client, ClientEvent, ConnectionEvent, IdleOutcome};
 
 use super::{BOT_ID, PLATFORM, WAIT};
 
@@ -45,15 +43,7 @@ pub(crate) struct Gateway {
 impl Gateway {
     /// Connects to `url` (handshake included) and starts acking.
     pub(crate) fn connect(rt: &tokio::runtime::Runtime, url: &str, ack_budget: usize) -> Self {
-        let config = ClientConfig {
-            reconnect: false,
-            connect_budget: WAIT,
-            shutdown_budget: Duration::from_secs(1),
-            ..ClientConfig::default().with_identities([Identity::new(PLATFORM, BOT_ID)])
-        };
-        let (client, mut events) = rt
-            .block_on(relay_tokio::connect(url, config))
-            .unwrap_or_else(|e| panic!("the gateway could not connect to {url}: {e}"));
+        let (client, mut events) = crate::common::connect_gateway(rt, url, (PLATFORM, BOT_ID), false, WAIT);
         let (tx, notes) = mpsc::channel();
         let budget = Arc::new(AtomicUsize::new(ack_budget));
         let acker = client.clone();

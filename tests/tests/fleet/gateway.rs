@@ -4,10 +4,8 @@
 //! arrival). It dedupes nothing: the checks see every copy.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use relay_core::gateway::Identity;
-use relay_tokio::{Client, ClientConfig, ClientEvent, ConnectionEvent, IdleOutcome};
+use relay_tokio::{Client, ClientEvent, ConnectionEvent, IdleOutcome};
 
 use super::{BOT_ID, PLATFORM, WAIT};
 
@@ -41,15 +39,7 @@ pub(crate) struct Gateway {
 impl Gateway {
     /// Connects to `url` (handshake included) as `telegram:b1`.
     pub(crate) fn connect(rt: &tokio::runtime::Runtime, url: &str) -> Self {
-        let config = ClientConfig {
-            reconnect: true,
-            connect_budget: WAIT,
-            shutdown_budget: Duration::from_secs(1),
-            ..ClientConfig::default().with_identities([Identity::new(PLATFORM, BOT_ID)])
-        };
-        let (client, mut events) = rt
-            .block_on(relay_tokio::connect(url, config))
-            .unwrap_or_else(|e| panic!("the gateway could not connect to {url}: {e}"));
+        let (client, mut events) = crate::common::connect_gateway(rt, url, (PLATFORM, BOT_ID), true, WAIT);
         let seen = Arc::new(Mutex::new(Seen::default()));
         let (acker, record) = (client.clone(), Arc::clone(&seen));
         let task = rt.spawn(async move {
