@@ -42,6 +42,22 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// A short name of the reason (`rejected`, `transport_closed`, …), for
+    /// output lines and metric labels.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Rejected(_) => "rejected",
+            Self::RefusedIdentity { .. } => "refused_identity",
+            Self::Local => "local",
+            Self::TransportClosed(_) => "transport_closed",
+            Self::WriteFailed(_) => "write_failed",
+            Self::HandshakeTimedOut => "handshake_timed_out",
+            Self::TooManyHeldFrames => "too_many_held_frames",
+            Self::TooManyHellos => "too_many_hellos",
+            Self::DeadLink => "dead_link",
+        }
+    }
+
     /// The close frame the driver should send when it closes the WebSocket,
     /// or `None` when the socket is already gone. Reasons are cut to the 123
     /// bytes a close frame can carry.

@@ -89,6 +89,20 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// A short name of the reason (`local`, `transport_closed`, …), for
+    /// output lines and metric labels.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::TransportClosed(_) => "transport_closed",
+            Self::WriteFailed(_) => "write_failed",
+            Self::HandshakeTimedOut => "handshake_timed_out",
+            Self::BadDescriptor(_) => "bad_descriptor",
+            Self::TooManyHeldFrames => "too_many_held_frames",
+            Self::DeadLink => "dead_link",
+        }
+    }
+
     /// The close frame of the transport, when the transport ended with one.
     pub fn close_frame(&self) -> Option<&CloseFrame> {
         match self {

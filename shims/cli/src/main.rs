@@ -42,6 +42,7 @@ mod decode;
 mod demo;
 mod dial;
 mod lines;
+mod metrics_http;
 mod secrets;
 mod serve;
 mod session_key;

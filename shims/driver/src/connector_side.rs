@@ -15,6 +15,7 @@ use relay_core::policy::{SessionKeyOptions, session_key};
 use relay_core::wire::{ActionResult, Descriptor, OutboundAction};
 use relay_store::StoreFuture;
 
+use crate::metrics::{self, Side};
 use crate::server::{ServerState, lock};
 use crate::server_events::{ConnId, ServerEvent};
 use crate::server_fabric::note_session;
@@ -60,12 +61,14 @@ pub(crate) struct ConnectorSide {
     reading: Option<Reading>,
     /// Listed in the server's gateway table (pushes by gateway come here).
     registered: bool,
+    /// Entries the machine had replayed when the metrics last counted them.
+    replayed: u64,
     pub(crate) reason: Option<CloseReason>,
 }
 
 impl ConnectorSide {
     pub(crate) fn new(conn: ConnId, machine: ConnectorMachine, state: Arc<Mutex<ServerState>>) -> Self {
-        Self { conn, machine, state, reading: None, registered: false, reason: None }
+        Self { conn, machine, state, reading: None, registered: false, replayed: 0, reason: None }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, ServerState> {
@@ -113,6 +116,7 @@ impl ConnectorSide {
             state.gateways.entry(key).or_default().push(self.conn);
             drop(state);
             self.registered = true;
+            metrics::handshake(Side::Connector);
         }
     }
 
@@ -189,6 +193,7 @@ impl ConnectorSide {
 }
 
 impl Endpoint for ConnectorSide {
+    const SIDE: Side = Side::Connector;
     type Command = ConnCommand;
     type Event = ServerEvent;
     type Machine = ConnectorMachine;
@@ -256,6 +261,10 @@ impl Endpoint for ConnectorSide {
                     match &event {
                         Event::Live => self.claim(true),
                         Event::GoingIdle => self.claim(false),
+                        Event::InboundAck { .. } => metrics::acked(),
+                        Event::Diagnostic(diagnostic) => {
+                            metrics::diagnostic(Side::Connector, diagnostic.kind)
+                        }
                         _ => {}
                     }
                     self.state().router.observe(self.conn, &event);
@@ -267,6 +276,10 @@ impl Endpoint for ConnectorSide {
                     }
                 }
                 Action::Closed(reason) => {
+                    if let CloseReason::Rejected(rejection) = &reason {
+                        metrics::rejected(rejection.as_str());
+                    }
+                    metrics::connection_closed(Side::Connector, reason.name());
                     self.unregister();
                     self.reading = None;
                     out.closed = Some(reason.close_to_send());
@@ -275,6 +288,11 @@ impl Endpoint for ConnectorSide {
                 }
                 _ => {}
             }
+        }
+        let replayed = self.machine.stats().replayed;
+        if replayed > self.replayed {
+            metrics::replayed(replayed - self.replayed);
+            self.replayed = replayed;
         }
     }
 }

@@ -5,10 +5,13 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use futures::channel::oneshot;
-use relay_core::gateway::{Action, CloseReason, Event, RelayMachine, RequestError, RequestId};
+use relay_core::gateway::{
+    Action, CloseReason, Event, RelayMachine, RequestError, RequestErrorKind, RequestId,
+};
 use relay_core::wire::ActionResult;
 
 use crate::client::{Command, IdleOutcome, Shared};
+use crate::metrics::{self, Side};
 use crate::socket::{Endpoint, Outbox};
 use crate::{ClientEvent, ConnectionEvent};
 
@@ -17,8 +20,9 @@ type Reply = oneshot::Sender<Result<ActionResult, RequestError>>;
 pub(crate) struct GatewaySide {
     machine: RelayMachine,
     shared: Shared,
-    /// Callers by request id: looked up once per result, never iterated.
-    waiters: HashMap<RequestId, Reply>,
+    /// Callers by request id, with the op and when it was asked (for the
+    /// metrics): looked up once per result, never iterated.
+    waiters: HashMap<RequestId, (Reply, &'static str, Instant)>,
     idle_waiters: Vec<oneshot::Sender<IdleOutcome>>,
     pub(crate) close_waiters: Vec<oneshot::Sender<()>>,
     on_ready: Option<oneshot::Sender<()>>,
@@ -53,8 +57,9 @@ impl GatewaySide {
         }
     }
 
-    fn settle(&mut self, id: RequestId, outcome: Result<ActionResult, RequestError>) {
-        if let Some(reply) = self.waiters.remove(&id) {
+    fn settle(&mut self, now: Instant, id: RequestId, outcome: Result<ActionResult, RequestError>) {
+        if let Some((reply, op, asked)) = self.waiters.remove(&id) {
+            metrics::request(op, outcome_name(&outcome), now.saturating_duration_since(asked));
             let _ = reply.send(outcome);
         }
     }
@@ -62,6 +67,7 @@ impl GatewaySide {
     fn on_event(&mut self, now: Instant, event: Event, events: &mut std::collections::VecDeque<ClientEvent>) {
         let event = match event {
             Event::Ready { identity, descriptor } => {
+                metrics::handshake(Side::Gateway);
                 self.ready_at = Some(now);
                 self.shared.set_descriptor(&identity, &descriptor, true);
                 if let Some(ready) = self.on_ready.take() {
@@ -81,6 +87,7 @@ impl GatewaySide {
             Event::Passthrough { forward, buffer_id } => ClientEvent::Passthrough { forward, buffer_id },
             Event::Interrupt { session_key, chat_id } => ClientEvent::Interrupt { session_key, chat_id },
             Event::Diagnostic(d) => {
+                metrics::diagnostic(Side::Gateway, d.kind);
                 tracing::debug!(kind = d.kind.as_str(), line = d.line, detail = %d.detail, "skipped a line");
                 ClientEvent::Diagnostic(d)
             }
@@ -100,6 +107,7 @@ impl GatewaySide {
 }
 
 impl Endpoint for GatewaySide {
+    const SIDE: Side = Side::Gateway;
     type Command = Command;
     type Event = ClientEvent;
     type Machine = RelayMachine;
@@ -110,14 +118,18 @@ impl Endpoint for GatewaySide {
 
     fn apply(&mut self, now: Instant, command: Command) {
         match command {
-            Command::Request { request, reply } => match self.machine.request(now, request) {
-                Ok(id) => {
-                    self.waiters.insert(id, reply);
+            Command::Request { request, reply } => {
+                let op = metrics::op_label(request.action.op());
+                match self.machine.request(now, request) {
+                    Ok(id) => {
+                        self.waiters.insert(id, (reply, op, now));
+                    }
+                    Err(error) => {
+                        metrics::request(op, "failed", std::time::Duration::ZERO);
+                        let _ = reply.send(Err(error));
+                    }
                 }
-                Err(error) => {
-                    let _ = reply.send(Err(error));
-                }
-            },
+            }
             Command::Interrupt { session_key, reason, reply } => {
                 let _ = reply.send(self.machine.interrupt(now, &session_key, reason.as_deref()));
             }
@@ -151,8 +163,8 @@ impl Endpoint for GatewaySide {
             match action {
                 Action::SendFrame(line) => out.send_line(line),
                 Action::SendPing => out.send_ping(),
-                Action::Resolve { id, result } => self.settle(id, Ok(result)),
-                Action::Fail { id, error } => self.settle(id, Err(error)),
+                Action::Resolve { id, result } => self.settle(now, id, Ok(result)),
+                Action::Fail { id, error } => self.settle(now, id, Err(error)),
                 Action::Deliver(event) => self.on_event(now, event, &mut out.events),
                 Action::Closed(reason) => {
                     tracing::debug!(%reason, "connection closed");
@@ -163,5 +175,16 @@ impl Endpoint for GatewaySide {
                 _ => {}
             }
         }
+    }
+}
+
+/// A settled request's outcome as its metric label.
+fn outcome_name(outcome: &Result<ActionResult, RequestError>) -> &'static str {
+    match outcome {
+        Ok(result) if result.success => "ok",
+        Ok(_) => "failed",
+        Err(error) if error.kind == RequestErrorKind::TimedOut => "timed_out",
+        Err(error) if error.ambiguous => "ambiguous",
+        Err(_) => "failed",
     }
 }

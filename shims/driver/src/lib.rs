@@ -22,6 +22,7 @@ mod dial;
 mod events;
 mod fabric;
 mod gateway_side;
+mod metrics;
 mod runtime;
 mod server;
 mod server_events;

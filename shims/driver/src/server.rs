@@ -23,6 +23,7 @@ use relay_store::{StoreError, StoreFuture, StoreHandle};
 
 use crate::connector_side::{ConnCommand, ConnectorSide, PushReply};
 use crate::fabric::Fabric;
+use crate::metrics::{self, Side};
 use crate::server_events::{ConnId, ServerEvent};
 use crate::server_fabric::{
     interrupt_elsewhere, interrupt_held_elsewhere, news_listener, note_session, stored,
@@ -360,6 +361,7 @@ async fn serve<R: Runtime>(
     let mut connector = config.connector.clone();
     connector.verifier = state.lock().unwrap_or_else(PoisonError::into_inner).verifier.clone();
     let machine = ConnectorMachine::new(connector, authorization.as_deref(), rt.now(), unix_now());
+    metrics::connection_opened(Side::Connector);
     let (commands_tx, mut commands) = mpsc::channel(1024);
     if !machine.is_closed() {
         let gateway_id = machine.gateway_id().map(str::to_owned);
@@ -685,5 +687,7 @@ pub(crate) async fn buffered(
     append: StoreFuture<String>,
 ) -> Result<Delivery, ServerError> {
     let deadline = lock(state).clock.deadline_from_now();
-    Ok(Delivery::Buffered { buffer_id: bounded(append, deadline).await? })
+    let buffer_id = bounded(append, deadline).await?;
+    metrics::buffered();
+    Ok(Delivery::Buffered { buffer_id })
 }

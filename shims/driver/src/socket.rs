@@ -22,6 +22,7 @@ use futures::{AsyncRead, AsyncWrite, Sink, Stream};
 use relay_core::SocketMachine;
 use relay_core::gateway::CloseFrame;
 
+use crate::metrics::{self, Side};
 use crate::{BoxFuture, Runtime};
 
 /// How long the WebSocket close handshake may take after the machine closed.
@@ -41,6 +42,7 @@ const COALESCE_BYTES: usize = 64 * 1024;
 /// Where a machine's actions go.
 #[derive(Debug)]
 pub(crate) struct Outbox<E> {
+    side: Side,
     messages: VecDeque<Message>,
     /// Lines not yet put in a message (each ends with its `\n`).
     text: String,
@@ -52,8 +54,9 @@ pub(crate) struct Outbox<E> {
 }
 
 impl<E> Outbox<E> {
-    fn new() -> Self {
+    fn new(side: Side) -> Self {
         Self {
+            side,
             messages: VecDeque::new(),
             text: String::new(),
             queued_bytes: 0,
@@ -63,6 +66,7 @@ impl<E> Outbox<E> {
     }
 
     pub(crate) fn send_line(&mut self, line: String) {
+        metrics::frames(self.side, "out", line.as_bytes());
         if !self.text.is_empty() && self.text.len() + line.len() > COALESCE_BYTES {
             self.seal();
         }
@@ -110,6 +114,8 @@ impl<E> Outbox<E> {
 
 /// One side's machine plus the glue between it and the application.
 pub(crate) trait Endpoint {
+    /// Which end of the protocol the machine is.
+    const SIDE: Side;
     type Command: Unpin;
     type Event: Unpin;
     type Machine: SocketMachine;
@@ -182,7 +188,7 @@ where
             ws,
             commands,
             events,
-            out: Outbox::new(),
+            out: Outbox::new(E::SIDE),
             unflushed: false,
             sleep: None,
             waiting: VecDeque::new(),
@@ -296,8 +302,11 @@ where
                 Some(Ok(Message::Binary(bytes))) => Some(&bytes[..]),
                 _ => None,
             };
-            if let (Some(tap), Some(data)) = (&self.tap, data) {
-                tap(data);
+            if let Some(data) = data {
+                metrics::frames(E::SIDE, "in", data);
+                if let Some(tap) = &self.tap {
+                    tap(data);
+                }
             }
             let machine =
                 self.endpoint.as_mut().expect("the endpoint is only taken when the loop ends").machine();
@@ -472,7 +481,7 @@ mod tests {
 
     #[test]
     fn lines_sent_together_share_a_message_up_to_the_bound() {
-        let mut out = Outbox::<()>::new();
+        let mut out = Outbox::<()>::new(Side::Gateway);
         out.send_line("{\"a\":1}\n".into());
         out.send_line("{\"b\":2}\n".into());
         out.send_ping();

@@ -13,6 +13,7 @@ use relay_core::policy::{DialDecision, DialFailure, Reconnect, ReconnectConfig, 
 use crate::client::{Command, Shared};
 use crate::dial::{DialError, DialTarget, dial, websocket_config};
 use crate::gateway_side::GatewaySide;
+use crate::metrics::{self, Side};
 use crate::runtime::{os_seed, unix_now};
 use crate::socket::{Endpoint as _, SocketLoop};
 use crate::{ClientConfig, ClientEvent, ConnectionEvent, Runtime};
@@ -97,6 +98,7 @@ impl<R: Runtime> Supervisor<R> {
                 DialOutcome::Open(ws) => ws,
                 DialOutcome::Failed(failure) => {
                     tracing::debug!(?failure, "dial failed");
+                    metrics::reconnect("dial_failed");
                     let _ = policy.handle_dial_failed(self.rt.now(), failure);
                     refuse_all(held, RequestErrorKind::NotConnected);
                     continue;
@@ -106,6 +108,7 @@ impl<R: Runtime> Supervisor<R> {
                     return self.stop(connected, ConnectError::Closed, "closed".into()).await;
                 }
             };
+            metrics::connection_opened(Side::Gateway);
             let now = self.rt.now();
             let mut gateway = self.config.gateway.clone();
             gateway.seed = os_seed();
@@ -139,10 +142,15 @@ impl<R: Runtime> Supervisor<R> {
                 policy.handle_went_idle(self.rt.now());
             }
             let reason = side.reason.take().unwrap_or(CloseReason::TransportClosed(None));
+            metrics::connection_closed(Side::Gateway, reason.name());
+            if let Some(frame) = reason.close_frame().filter(|frame| frame.code == 4401) {
+                metrics::told_4401(&frame.reason);
+            }
             if reason == CloseReason::Local {
                 return self.stop(connected, ConnectError::Closed, "closed".into()).await;
             }
             let _ = policy.handle_closed(self.rt.now(), &reason);
+            metrics::reconnect(reason.name());
             if side.ready_at.is_some() {
                 tracing::info!(%reason, "connection lost");
                 self.emit(ClientEvent::Connection(ConnectionEvent::Lost { reason })).await;

@@ -139,6 +139,12 @@ impl StoreHandle {
         self.counters.snapshot()
     }
 
+    /// Whether the store's last operation succeeded (true before the
+    /// first): false while a network store is unreachable, say.
+    pub fn is_healthy(&self) -> bool {
+        self.counters.is_healthy()
+    }
+
     fn enqueue<T>(&self, op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op) -> StoreFuture<T> {
         let (done, completion) = oneshot::channel();
         if !self.counters.take_slot(self.max_queued) {

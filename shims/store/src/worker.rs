@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use metrics::{counter, gauge, histogram};
 use std::sync::{Arc, mpsc};
 
 use futures::channel::oneshot;
@@ -21,11 +24,25 @@ pub(crate) enum Op {
     Count { key: BacklogKey, done: Done<usize> },
 }
 
+impl Op {
+    /// The operation's name, as the metrics label it.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Append { .. } => "append",
+            Self::Read { .. } => "read",
+            Self::Remove { .. } => "remove",
+            Self::Count { .. } => "count",
+        }
+    }
+}
+
 /// The counts behind [`StoreStats`], shared with every handle.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     /// Operations enqueued and not yet taken by the worker.
     queued: AtomicUsize,
+    /// Whether the last operation failed.
+    failing: AtomicBool,
     appended: AtomicU64,
     append_failures: AtomicU64,
     commits: AtomicU64,
@@ -40,6 +57,11 @@ impl Counters {
         self.queued
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1))
             .is_ok()
+    }
+
+    /// Whether the store's last operation succeeded (true before the first).
+    pub(crate) fn is_healthy(&self) -> bool {
+        !self.failing.load(Ordering::Relaxed)
     }
 
     /// `n` waiting operations were taken (or never made it into the queue).
@@ -101,6 +123,8 @@ impl<B: Backlog> Worker<B> {
     fn run_turn(&mut self, turn: Vec<Op>) {
         let mut ops = turn.into_iter().peekable();
         while let Some(op) = ops.next() {
+            let (started, errors_before) = (Instant::now(), self.counters.errors.load(Ordering::Relaxed));
+            let name = op.name();
             match op {
                 Op::Append { key, frame, done } => {
                     let mut run = vec![(key, frame, done)];
@@ -129,6 +153,13 @@ impl<B: Backlog> Worker<B> {
                     let count = self.store.count(&key);
                     let _ = done.send(self.answer(count));
                 }
+            }
+            let failed = self.counters.errors.load(Ordering::Relaxed) > errors_before;
+            self.counters.failing.store(failed, Ordering::Relaxed);
+            histogram!("relay_store_operation_duration_seconds", "op" => name)
+                .record(started.elapsed().as_secs_f64());
+            if failed {
+                counter!("relay_store_errors_total", "op" => name).increment(1);
             }
         }
     }
@@ -169,6 +200,7 @@ impl<B: Backlog> Worker<B> {
         match self.store.append_batch(batch) {
             Ok(ids) if ids.len() == expected => {
                 add(&self.counters.appended, expected);
+                gauge!("relay_backlog_entries").increment(expected as f64);
                 for (id, done) in ids.into_iter().zip(waiting) {
                     let _ = done.send(Ok(id));
                 }
@@ -202,6 +234,7 @@ impl<B: Backlog> Worker<B> {
             Ok(removed) => {
                 // The store reports one total: ids it did not find are
                 // charged to every removal of the run (see `StoreHandle::remove`).
+                gauge!("relay_backlog_entries").decrement(removed as f64);
                 let shortfall = ids.len().saturating_sub(removed);
                 for (len, done) in lens.into_iter().zip(waiting) {
                     let _ = done.send(Ok(len.saturating_sub(shortfall)));

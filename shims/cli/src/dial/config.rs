@@ -27,6 +27,8 @@ pub(crate) struct Settings {
     pub(crate) client: ClientConfig,
     /// Time a request waits for its result.
     pub(crate) request_timeout: Duration,
+    /// Where to serve metrics (`--metrics`).
+    pub(crate) metrics: Option<String>,
 }
 
 /// Builds the settings; every problem is a usage error naming the fix.
@@ -77,7 +79,7 @@ pub(crate) fn settings(mut args: Args) -> Result<Settings, Failure> {
     if let Some(path) = &args.ca {
         client.tls = client.tls.with_ca(crate::secrets::read_ca(path)?);
     }
-    Ok(Settings { url: env.url, identities, client, request_timeout })
+    Ok(Settings { url: env.url, identities, client, request_timeout, metrics: args.metrics })
 }
 
 /// The identities given by `--platform`/`--bot-id` or `--identity`, if any.

@@ -71,6 +71,10 @@ pub(crate) struct Args {
     /// which keeps it out of the process list.
     #[arg(long, value_name = "PATH")]
     secret_file: Option<std::path::PathBuf>,
+    /// Serve Prometheus metrics on http://ADDR/metrics and /healthz; port 0
+    /// picks one (the `connected` line names it).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
     /// Trust this CA certificate (PEM) for `wss://`, besides the web roots.
     #[arg(long, value_name = "PEM")]
     ca: Option<std::path::PathBuf>,
@@ -93,6 +97,11 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failure> {
 
 async fn dial(settings: config::Settings) -> Result<ExitCode, Failure> {
     let url = settings.url;
+    // Before connecting, so that the first connection is counted.
+    let metrics = match &settings.metrics {
+        Some(addr) => Some(crate::metrics_http::start(addr, std::sync::Arc::new(|| true)).await?),
+        None => None,
+    };
     let (client, mut events) =
         relay_tokio::connect(&url, settings.client).await.map_err(|e| config::connect_failure(&url, e))?;
     let (out, out_thread) = lines::spawn(std::io::stdout());
@@ -104,7 +113,7 @@ async fn dial(settings: config::Settings) -> Result<ExitCode, Failure> {
         bad_lines: false,
         revoked: false,
     };
-    let outcome = session.run(&mut events, &url, settings.request_timeout).await;
+    let outcome = session.run(&mut events, &url, metrics.as_deref(), settings.request_timeout).await;
     let finished = out_thread.finish().await;
     let code = outcome?;
     finished?;
@@ -133,9 +142,15 @@ impl Session {
         &mut self,
         events: &mut Events,
         url: &str,
+        metrics: Option<&str>,
         request_timeout: Duration,
     ) -> Result<ExitCode, Failure> {
-        self.out.json(output::connection("connected").field("url", url)).await?;
+        let connected = output::connection("connected").field("url", url);
+        let connected = match metrics {
+            Some(metrics) => connected.field("metrics", metrics),
+            None => connected,
+        };
+        self.out.json(connected).await?;
         // What the handshake already delivered (the first descriptor) comes
         // before anything stdin causes.
         while let Some(Some(event)) = events.next().now_or_never() {

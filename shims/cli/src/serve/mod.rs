@@ -126,6 +126,11 @@ pub(crate) struct Args {
     /// percent-encoded gateway id (or `platform:botId`).
     #[arg(long, value_name = "URL")]
     wake_url: Option<String>,
+    /// Serve Prometheus metrics on http://ADDR/metrics and a health check on
+    /// /healthz (503 while the store does not answer); port 0 picks one
+    /// (the `listening` line names it).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
     /// Entries one gateway's backlog may hold; a push beyond it fails.
     #[arg(long, value_name = "N", default_value_t = StoreOptions::default().max_entries_per_gateway)]
     max_backlog: usize,
@@ -142,6 +147,7 @@ struct Plan {
     reply: Reply,
     store: store::Opened,
     wake: Option<wake::WakeUrl>,
+    metrics: Option<String>,
 }
 
 /// Checks the arguments, then serves until a signal arrives.
@@ -210,12 +216,29 @@ fn plan(args: Args) -> Result<Plan, Failure> {
         }
         None => None,
     };
-    Ok(Plan { addr, config, descriptors, script, record, reply: args.reply, store, wake })
+    Ok(Plan {
+        addr,
+        config,
+        descriptors,
+        script,
+        record,
+        reply: args.reply,
+        store,
+        wake,
+        metrics: args.metrics,
+    })
 }
 
 async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
     // Handlers first: a signal right after the `listening` line must not kill us.
     let mut stop = Box::pin(shutdown_signal()?);
+    let metrics_url = match &plan.metrics {
+        Some(addr) => {
+            let store = plan.store.handle.clone();
+            Some(crate::metrics_http::start(addr, std::sync::Arc::new(move || store.is_healthy())).await?)
+        }
+        None => None,
+    };
     let mut config = plan.config;
     let record_thread = plan.record.map(|file| {
         let (tap, thread) = record::Recorder::start(file);
@@ -241,6 +264,10 @@ async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
     let listening = listening.field("store", plan.store.kind);
     let listening = match plan.store.instance_id() {
         Some(instance) => listening.field("instance", instance),
+        None => listening,
+    };
+    let listening = match &metrics_url {
+        Some(url) => listening.field("metrics", url),
         None => listening,
     };
     out.json(listening).await?;

@@ -60,25 +60,9 @@ fn closed_lines(conn: u64, reason: &CloseReason) -> Vec<JsonObject> {
     };
     lines.push(
         head("closed", conn)
-            .field("reason", close_reason_name(reason))
+            .field("reason", reason.name())
             .field("code", &code)
             .field("detail", &reason.to_string()),
     );
     lines
-}
-
-/// The `reason` token of a `closed` line.
-fn close_reason_name(reason: &CloseReason) -> &'static str {
-    match reason {
-        CloseReason::Rejected(_) => "rejected",
-        CloseReason::RefusedIdentity { .. } => "refused_identity",
-        CloseReason::Local => "local",
-        CloseReason::TransportClosed(_) => "transport_closed",
-        CloseReason::WriteFailed(_) => "write_failed",
-        CloseReason::HandshakeTimedOut => "handshake_timed_out",
-        CloseReason::TooManyHeldFrames => "too_many_held_frames",
-        CloseReason::TooManyHellos => "too_many_hellos",
-        CloseReason::DeadLink => "dead_link",
-        _ => "other",
-    }
 }

@@ -67,8 +67,14 @@ impl WakeUrl {
                         .unwrap_or_else(|e| Err(ureq::Error::Io(std::io::Error::other(e.to_string()))));
                 let line = JsonObject::new().field("event", "wake").field("to", &target(&key));
                 let line = match outcome {
-                    Ok(status) => line.field("status", &status),
-                    Err(e) => line.field("status", &Value::Null).field("error", &e.to_string()),
+                    Ok(status) => {
+                        metrics::counter!("relay_wakes_total", "outcome" => "sent").increment(1);
+                        line.field("status", &status)
+                    }
+                    Err(e) => {
+                        metrics::counter!("relay_wakes_total", "outcome" => "failed").increment(1);
+                        line.field("status", &Value::Null).field("error", &e.to_string())
+                    }
                 };
                 // Stdout gone: serve is stopping anyway.
                 let _ = out.json(line).await;
