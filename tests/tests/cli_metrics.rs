@@ -123,6 +123,29 @@ fn counters_move_by_exactly_the_traffic_sent() {
     assert_eq!(get(&serve_metrics, "/nope").0, "HTTP/1.1 404 Not Found");
     let finished = gateway.finish();
     assert_eq!(finished.code, 0, "{}", finished.stderr);
+
+    // The gateway comes back: both entries are replayed, and acked.
+    let mut back = dial(&[&serve.url, "--gateway-id", "gw", "--secret", "s3cret"], &[]);
+    let mut acked: Vec<String> = Vec::new();
+    while acked.len() < 2 {
+        let inbound = back.expect("a replayed entry", |v| {
+            v["inbound"]["bufferId"].as_str().is_some_and(|id| !acked.iter().any(|a| a == id))
+        });
+        let id = inbound["inbound"]["bufferId"].as_str().unwrap().to_owned();
+        back.send(&format!(r#"{{"ack":"{id}"}}"#));
+        serve.expect("inbound_ack", |v| v["bufferId"] == id.as_str());
+        acked.push(id);
+    }
+    let c = scrape(&serve_metrics);
+    assert_eq!(counter(&c, "relay_backlog_replayed_total", &[]), 2.0);
+    assert_eq!(counter(&c, "relay_backlog_acked_total", &[]), 2.0);
+    // The removals follow the acks.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while counter(&scrape(&serve_metrics), "relay_backlog_entries", &[]) != 0.0 {
+        assert!(std::time::Instant::now() < deadline, "the acked entries were not removed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(back.finish().code, 0);
 }
 
 #[test]

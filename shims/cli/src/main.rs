@@ -43,6 +43,8 @@ mod demo;
 mod dial;
 mod lines;
 mod metrics_http;
+mod raw_record;
+mod replay;
 mod secrets;
 mod serve;
 mod session_key;
@@ -95,6 +97,9 @@ enum Command {
     /// Run a gateway on the command line: actions on stdin, events and results on stdout.
     #[command(after_help = dial::EXAMPLES)]
     Dial(dial::Args),
+    /// Replay one connection of a `--record-raw` recording through a fresh machine, printing what it did.
+    #[command(after_help = replay::EXAMPLES)]
+    Replay(replay::Args),
     /// Measure round trips, inbound delivery and idle-connection memory on loopback, beside a raw baseline.
     #[command(after_help = bench::EXAMPLES)]
     Bench(bench::Args),
@@ -111,6 +116,7 @@ impl Command {
             Self::Url(args) => url::run(args),
             Self::Serve(args) => serve::run(args),
             Self::Dial(args) => dial::run(args),
+            Self::Replay(args) => replay::run(args),
             Self::Bench(args) => bench::run(args),
         }
     }

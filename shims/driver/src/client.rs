@@ -15,6 +15,7 @@ use relay_core::wire::{
 };
 
 use crate::TlsRoots;
+use crate::recording::Recorder;
 use crate::supervisor::Control;
 
 /// How a gateway client connects and behaves. Every field has a sane default.
@@ -45,6 +46,8 @@ pub struct ClientConfig {
     pub shutdown_budget: Duration,
     /// Send `going_idle` before closing (default off).
     pub go_idle_on_close: bool,
+    /// Sees every WebSocket message of every connection (default none).
+    pub recorder: Option<Recorder>,
 }
 
 impl Default for ClientConfig {
@@ -62,6 +65,7 @@ impl Default for ClientConfig {
             websocket_buffer: 16 * 1024,
             shutdown_budget: Duration::from_secs(5),
             go_idle_on_close: false,
+            recorder: None,
         }
     }
 }

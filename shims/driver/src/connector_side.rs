@@ -1,6 +1,7 @@
 //! The connector side of a socket loop: a `ConnectorMachine`, the shared
 //! backlog store and the session router.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -63,12 +64,23 @@ pub(crate) struct ConnectorSide {
     registered: bool,
     /// Entries the machine had replayed when the metrics last counted them.
     replayed: u64,
+    /// A span per request waiting for the application's answer.
+    requests: BTreeMap<String, tracing::Span>,
     pub(crate) reason: Option<CloseReason>,
 }
 
 impl ConnectorSide {
     pub(crate) fn new(conn: ConnId, machine: ConnectorMachine, state: Arc<Mutex<ServerState>>) -> Self {
-        Self { conn, machine, state, reading: None, registered: false, replayed: 0, reason: None }
+        Self {
+            conn,
+            machine,
+            state,
+            reading: None,
+            registered: false,
+            replayed: 0,
+            requests: BTreeMap::new(),
+            reason: None,
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, ServerState> {
@@ -213,6 +225,9 @@ impl Endpoint for ConnectorSide {
                 let _ = reply.send(self.machine.refuse_hello(now, &reason).map(drop));
             }
             ConnCommand::Respond(request_id, result, reply) => {
+                if let Some(span) = self.requests.remove(&request_id) {
+                    span.in_scope(|| tracing::debug!(success = result.success, "answered"));
+                }
                 let _ = reply.send(self.machine.respond(now, &request_id, result));
             }
             ConnCommand::Push(frame, reply) => {
@@ -262,6 +277,13 @@ impl Endpoint for ConnectorSide {
                         Event::Live => self.claim(true),
                         Event::GoingIdle => self.claim(false),
                         Event::InboundAck { .. } => metrics::acked(),
+                        Event::Request { request_id, action, .. } => {
+                            let span = tracing::debug_span!("relay.request", side = "connector", request_id = %request_id, op = action.op());
+                            self.requests.insert(request_id.clone(), span);
+                        }
+                        Event::Hello { identity, .. } => {
+                            tracing::Span::current().record("identities", tracing::field::display(identity));
+                        }
                         Event::Diagnostic(diagnostic) => {
                             metrics::diagnostic(Side::Connector, diagnostic.kind)
                         }
@@ -276,6 +298,8 @@ impl Endpoint for ConnectorSide {
                     }
                 }
                 Action::Closed(reason) => {
+                    // Requests never answered end with the connection.
+                    self.requests.clear();
                     if let CloseReason::Rejected(rejection) = &reason {
                         metrics::rejected(rejection.as_str());
                     }

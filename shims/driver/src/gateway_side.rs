@@ -17,12 +17,21 @@ use crate::{ClientEvent, ConnectionEvent};
 
 type Reply = oneshot::Sender<Result<ActionResult, RequestError>>;
 
+/// A caller waiting for its request: the op and when it was asked (for
+/// the metrics), and the request's span.
+struct Waiter {
+    reply: Reply,
+    op: &'static str,
+    asked: Instant,
+    span: tracing::Span,
+}
+
 pub(crate) struct GatewaySide {
     machine: RelayMachine,
     shared: Shared,
     /// Callers by request id, with the op and when it was asked (for the
     /// metrics): looked up once per result, never iterated.
-    waiters: HashMap<RequestId, (Reply, &'static str, Instant)>,
+    waiters: HashMap<RequestId, Waiter>,
     idle_waiters: Vec<oneshot::Sender<IdleOutcome>>,
     pub(crate) close_waiters: Vec<oneshot::Sender<()>>,
     on_ready: Option<oneshot::Sender<()>>,
@@ -58,8 +67,10 @@ impl GatewaySide {
     }
 
     fn settle(&mut self, now: Instant, id: RequestId, outcome: Result<ActionResult, RequestError>) {
-        if let Some((reply, op, asked)) = self.waiters.remove(&id) {
-            metrics::request(op, outcome_name(&outcome), now.saturating_duration_since(asked));
+        if let Some(Waiter { reply, op, asked, span }) = self.waiters.remove(&id) {
+            let outcome_label = outcome_name(&outcome);
+            metrics::request(op, outcome_label, now.saturating_duration_since(asked));
+            span.in_scope(|| tracing::debug!(outcome = outcome_label, "settled"));
             let _ = reply.send(outcome);
         }
     }
@@ -122,7 +133,9 @@ impl Endpoint for GatewaySide {
                 let op = metrics::op_label(request.action.op());
                 match self.machine.request(now, request) {
                     Ok(id) => {
-                        self.waiters.insert(id, (reply, op, now));
+                        let span =
+                            tracing::debug_span!("relay.request", side = "gateway", request_id = %id, op);
+                        self.waiters.insert(id, Waiter { reply, op, asked: now, span });
                     }
                     Err(error) => {
                         metrics::request(op, "failed", std::time::Duration::ZERO);

@@ -20,10 +20,12 @@ use relay_core::connector::{
 use relay_core::policy::{SessionKeyOptions, TokenVerifier, session_key};
 use relay_core::wire::{ActionResult, Descriptor, Forward, MessageEvent};
 use relay_store::{StoreError, StoreFuture, StoreHandle};
+use tracing::Instrument as _;
 
 use crate::connector_side::{ConnCommand, ConnectorSide, PushReply};
 use crate::fabric::Fabric;
 use crate::metrics::{self, Side};
+use crate::recording::{Recorded, Recorder};
 use crate::server_events::{ConnId, ServerEvent};
 use crate::server_fabric::{
     interrupt_elsewhere, interrupt_held_elsewhere, news_listener, note_session, stored,
@@ -67,6 +69,8 @@ pub struct ServerConfig {
     /// Told when frames start waiting for a gateway that is idle or
     /// offline (default none).
     pub wake: Option<Wake>,
+    /// Sees every WebSocket message of every connection (default none).
+    pub recorder: Option<Recorder>,
 }
 
 /// A callback that sees each data message received on a connection.
@@ -86,6 +90,7 @@ impl Default for ServerConfig {
             store_timeout: Duration::from_secs(10),
             fabric: None,
             wake: None,
+            recorder: None,
         }
     }
 }
@@ -362,6 +367,7 @@ async fn serve<R: Runtime>(
     connector.verifier = state.lock().unwrap_or_else(PoisonError::into_inner).verifier.clone();
     let machine = ConnectorMachine::new(connector, authorization.as_deref(), rt.now(), unix_now());
     metrics::connection_opened(Side::Connector);
+    let gateway_id_field = machine.gateway_id().map(str::to_owned);
     let (commands_tx, mut commands) = mpsc::channel(1024);
     if !machine.is_closed() {
         let gateway_id = machine.gateway_id().map(str::to_owned);
@@ -370,8 +376,21 @@ async fn serve<R: Runtime>(
     }
     let side = ConnectorSide::new(conn, machine, Arc::clone(&state));
     let tap = config.tap.map(|tap| Box::new(move |bytes: &[u8]| tap(conn, bytes)) as LoopTap);
-    let (_side, undelivered) =
-        SocketLoop::new(rt, side, ws, &mut commands, events.clone()).with_tap(tap).await;
+    if let Some(recorder) = &config.recorder {
+        recorder.record(conn, rt.now(), Recorded::Opened { identities: &[], seed: None });
+    }
+    let span = tracing::info_span!(
+        "relay.connection",
+        side = "connector",
+        conn,
+        gateway_id = gateway_id_field.as_deref(),
+        identities = tracing::field::Empty,
+    );
+    let (_side, undelivered) = SocketLoop::new(rt, side, ws, &mut commands, events.clone())
+        .with_tap(tap)
+        .with_recorder(config.recorder.clone(), conn)
+        .instrument(span)
+        .await;
     {
         let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
         s.connections.remove(&conn);

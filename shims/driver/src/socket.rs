@@ -23,6 +23,7 @@ use relay_core::SocketMachine;
 use relay_core::gateway::CloseFrame;
 
 use crate::metrics::{self, Side};
+use crate::recording::{Direction, Recorded, Recorder};
 use crate::{BoxFuture, Runtime};
 
 /// How long the WebSocket close handshake may take after the machine closed.
@@ -162,6 +163,8 @@ pub(crate) struct SocketLoop<'a, R: Runtime, S, E: Endpoint> {
     ending: Option<BoxFuture<()>>,
     commands_done: bool,
     tap: Option<LoopTap>,
+    /// Sees every message both ways, with this connection's number.
+    recorder: Option<(Recorder, u64)>,
 }
 
 /// What a finished loop hands back: the endpoint, and events the
@@ -195,7 +198,14 @@ where
             ending: None,
             commands_done: false,
             tap: None,
+            recorder: None,
         }
+    }
+
+    /// Shows every message sent and received to `recorder`, as connection `conn`.
+    pub(crate) fn with_recorder(mut self, recorder: Option<Recorder>, conn: u64) -> Self {
+        self.recorder = recorder.map(|recorder| (recorder, conn));
+        self
     }
 
     /// Shows every received data message to `tap` first.
@@ -254,6 +264,9 @@ where
             match Pin::new(&mut self.ws).poll_ready(cx) {
                 Poll::Ready(Ok(())) => {
                     let message = self.out.next().expect("checked non-empty");
+                    if let Some((recorder, conn)) = &self.recorder {
+                        recorder.message(*conn, self.now, Direction::Out, &message);
+                    }
                     Pin::new(&mut self.ws).start_send(message)?;
                     self.unflushed = true;
                     wrote = true;
@@ -297,6 +310,13 @@ where
                 Poll::Ready(message) => message,
             };
             progressed = true;
+            if let Some((recorder, conn)) = &self.recorder {
+                match &message {
+                    Some(Ok(message)) => recorder.message(*conn, now, Direction::In, message),
+                    // The transport ended without a close frame: a replay ends it there too.
+                    Some(Err(_)) | None => recorder.record(*conn, now, Recorded::Close(Direction::In, None)),
+                }
+            }
             let data = match &message {
                 Some(Ok(Message::Text(text))) => Some(text.as_bytes()),
                 Some(Ok(Message::Binary(bytes))) => Some(&bytes[..]),

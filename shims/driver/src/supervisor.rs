@@ -14,9 +14,11 @@ use crate::client::{Command, Shared};
 use crate::dial::{DialError, DialTarget, dial, websocket_config};
 use crate::gateway_side::GatewaySide;
 use crate::metrics::{self, Side};
+use crate::recording::Recorded;
 use crate::runtime::{os_seed, unix_now};
 use crate::socket::{Endpoint as _, SocketLoop};
 use crate::{ClientConfig, ClientEvent, ConnectionEvent, Runtime};
+use tracing::Instrument as _;
 
 /// Messages for the supervisor itself rather than the connection.
 #[derive(Debug)]
@@ -68,6 +70,8 @@ impl<R: Runtime> Supervisor<R> {
         let mut policy = Reconnect::new(reconnect_config, self.rt.now());
         let mut connected = Some(connected);
         let mut ever_ready = false;
+        // Connections made, for the recorder's numbering.
+        let mut connections = 0;
         loop {
             self.apply_control(&mut policy);
             match policy.poll_dial(self.rt.now()) {
@@ -112,6 +116,7 @@ impl<R: Runtime> Supervisor<R> {
             let now = self.rt.now();
             let mut gateway = self.config.gateway.clone();
             gateway.seed = os_seed();
+            let (gateway_identities, gateway_seed) = (gateway.identities.clone(), gateway.seed);
             if let Some(deadline) = deadline {
                 // The first connect's budget covers the handshake too.
                 gateway.handshake_timeout =
@@ -124,7 +129,22 @@ impl<R: Runtime> Supervisor<R> {
             for command in held {
                 side.apply(now, command);
             }
-            let socket = SocketLoop::new(self.rt.clone(), side, ws, &mut self.commands, self.events.clone());
+            connections += 1;
+            if let Some(recorder) = &self.config.recorder {
+                let opened = Recorded::Opened { identities: &gateway_identities, seed: Some(gateway_seed) };
+                recorder.record(connections, now, opened);
+            }
+            let identities: Vec<String> = gateway_identities.iter().map(ToString::to_string).collect();
+            let span = tracing::info_span!(
+                "relay.connection",
+                side = "gateway",
+                conn = connections,
+                gateway_id = self.config.gateway_id.as_deref(),
+                identities = %identities.join(","),
+            );
+            let socket = SocketLoop::new(self.rt.clone(), side, ws, &mut self.commands, self.events.clone())
+                .with_recorder(self.config.recorder.clone(), connections)
+                .instrument(span);
             let connected_signal = connected.take();
             let (mut side, undelivered) =
                 run_until_ready(socket, ready_rx, connected_signal, &mut connected).await;

@@ -134,6 +134,12 @@ impl StoreHandle {
         self.enqueue(|done| Op::Count { key, done })
     }
 
+    /// Resolves once every operation enqueued before it is done: before a
+    /// process exits, so that removals it queued are made durable.
+    pub fn flush(&self) -> StoreFuture<()> {
+        self.enqueue(|done| Op::Flush { done })
+    }
+
     /// What the worker has done so far.
     pub fn stats(&self) -> StoreStats {
         self.counters.snapshot()

@@ -18,10 +18,30 @@ type Done<T> = oneshot::Sender<Result<T, StoreError>>;
 
 /// One queued operation and where its answer goes.
 pub(crate) enum Op {
-    Append { key: BacklogKey, frame: BufferedFrame, done: Done<String> },
-    Read { key: BacklogKey, after: Option<String>, limit: usize, done: Done<Vec<BacklogEntry>> },
-    Remove { key: BacklogKey, buffer_ids: Vec<String>, done: Done<usize> },
-    Count { key: BacklogKey, done: Done<usize> },
+    Append {
+        key: BacklogKey,
+        frame: BufferedFrame,
+        done: Done<String>,
+    },
+    Read {
+        key: BacklogKey,
+        after: Option<String>,
+        limit: usize,
+        done: Done<Vec<BacklogEntry>>,
+    },
+    Remove {
+        key: BacklogKey,
+        buffer_ids: Vec<String>,
+        done: Done<usize>,
+    },
+    Count {
+        key: BacklogKey,
+        done: Done<usize>,
+    },
+    /// Answered once everything enqueued before it is done.
+    Flush {
+        done: Done<()>,
+    },
 }
 
 impl Op {
@@ -32,6 +52,7 @@ impl Op {
             Self::Read { .. } => "read",
             Self::Remove { .. } => "remove",
             Self::Count { .. } => "count",
+            Self::Flush { .. } => "flush",
         }
     }
 }
@@ -152,6 +173,9 @@ impl<B: Backlog> Worker<B> {
                 Op::Count { key, done } => {
                     let count = self.store.count(&key);
                     let _ = done.send(self.answer(count));
+                }
+                Op::Flush { done } => {
+                    let _ = done.send(Ok(()));
                 }
             }
             let failed = self.counters.errors.load(Ordering::Relaxed) > errors_before;

@@ -283,3 +283,16 @@ fn operations_past_the_queue_bound_fail_at_once_and_the_rest_complete() {
     let read = block_on(store.read(gateway("gw"), None, 10)).unwrap();
     assert_eq!(labels(&read), ["first", "queued 0", "queued 1", "queued 2", "queued 3"]);
 }
+
+#[test]
+fn a_flush_resolves_once_everything_before_it_is_done() {
+    use futures::FutureExt as _;
+    let store = StoreHandle::memory();
+    let appends: Vec<_> = (0..50).map(|i| store.append(gateway("gw"), text(&i.to_string()))).collect();
+    let removal = store.remove(gateway("gw"), vec!["1".into()]);
+    assert_eq!(block_on(store.flush()), Ok(()));
+    for append in appends {
+        assert!(append.now_or_never().is_some_and(|r| r.is_ok()), "done before the flush");
+    }
+    assert_eq!(removal.now_or_never(), Some(Ok(1)));
+}

@@ -147,6 +147,12 @@ impl Running {
     }
 
     /// Sends SIGTERM and waits for the exit.
+    /// SIGKILL (on unix), as a crash would; waits for the process to go.
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     #[cfg(unix)]
     pub(crate) fn terminate(self) -> Finished {
         let pid = self.child.id().to_string();

@@ -29,6 +29,8 @@ pub(crate) struct Settings {
     pub(crate) request_timeout: Duration,
     /// Where to serve metrics (`--metrics`).
     pub(crate) metrics: Option<String>,
+    /// Where to record raw traffic (`--record-raw`).
+    pub(crate) record_raw: Option<std::path::PathBuf>,
 }
 
 /// Builds the settings; every problem is a usage error naming the fix.
@@ -79,7 +81,14 @@ pub(crate) fn settings(mut args: Args) -> Result<Settings, Failure> {
     if let Some(path) = &args.ca {
         client.tls = client.tls.with_ca(crate::secrets::read_ca(path)?);
     }
-    Ok(Settings { url: env.url, identities, client, request_timeout, metrics: args.metrics })
+    Ok(Settings {
+        url: env.url,
+        identities,
+        client,
+        request_timeout,
+        metrics: args.metrics,
+        record_raw: args.record_raw,
+    })
 }
 
 /// The identities given by `--platform`/`--bot-id` or `--identity`, if any.

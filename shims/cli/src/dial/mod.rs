@@ -7,7 +7,7 @@
 
 mod config;
 mod input;
-mod output;
+pub(crate) mod output;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -71,6 +71,10 @@ pub(crate) struct Args {
     /// which keeps it out of the process list.
     #[arg(long, value_name = "PATH")]
     secret_file: Option<std::path::PathBuf>,
+    /// Write every WebSocket message of every connection, sent and received,
+    /// with its time, to this file (created, or truncated), for `relay replay`.
+    #[arg(long, value_name = "FILE")]
+    record_raw: Option<std::path::PathBuf>,
     /// Serve Prometheus metrics on http://ADDR/metrics and /healthz; port 0
     /// picks one (the `connected` line names it).
     #[arg(long, value_name = "ADDR")]
@@ -102,8 +106,17 @@ async fn dial(settings: config::Settings) -> Result<ExitCode, Failure> {
         Some(addr) => Some(crate::metrics_http::start(addr, std::sync::Arc::new(|| true)).await?),
         None => None,
     };
+    let mut client_config = settings.client;
+    let raw = match &settings.record_raw {
+        Some(path) => {
+            let (recorder, recording) = crate::raw_record::start(path, "gateway")?;
+            client_config.recorder = Some(recorder);
+            Some(recording)
+        }
+        None => None,
+    };
     let (client, mut events) =
-        relay_tokio::connect(&url, settings.client).await.map_err(|e| config::connect_failure(&url, e))?;
+        relay_tokio::connect(&url, client_config).await.map_err(|e| config::connect_failure(&url, e))?;
     let (out, out_thread) = lines::spawn(std::io::stdout());
     let mut session = Session {
         client,
@@ -114,9 +127,17 @@ async fn dial(settings: config::Settings) -> Result<ExitCode, Failure> {
         revoked: false,
     };
     let outcome = session.run(&mut events, &url, metrics.as_deref(), settings.request_timeout).await;
+    // The connection task holds the recorder until it ends with the events.
+    drop(session);
+    drop(events);
+    let recorded = match raw {
+        Some(raw) => raw.finish().await,
+        None => Ok(()),
+    };
     let finished = out_thread.finish().await;
     let code = outcome?;
     finished?;
+    recorded?;
     Ok(code)
 }
 

@@ -92,6 +92,10 @@ pub(crate) struct Args {
     /// Write one JSON line per frame received to this file (created, or truncated).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
+    /// Write every WebSocket message of every connection, sent and received,
+    /// with its time, to this file (created, or truncated), for `relay replay`.
+    #[arg(long, value_name = "FILE")]
+    record_raw: Option<PathBuf>,
     /// Require upgrade tokens signed with this secret; repeat for a rotation list.
     #[arg(long = "secret", value_name = "S")]
     secrets: Vec<String>,
@@ -148,6 +152,7 @@ struct Plan {
     store: store::Opened,
     wake: Option<wake::WakeUrl>,
     metrics: Option<String>,
+    raw: Option<crate::raw_record::RawRecording>,
 }
 
 /// Checks the arguments, then serves until a signal arrives.
@@ -216,6 +221,14 @@ fn plan(args: Args) -> Result<Plan, Failure> {
         }
         None => None,
     };
+    let raw = match &args.record_raw {
+        Some(path) => {
+            let (recorder, recording) = crate::raw_record::start(path, "connector")?;
+            config.recorder = Some(recorder);
+            Some(recording)
+        }
+        None => None,
+    };
     Ok(Plan {
         addr,
         config,
@@ -226,6 +239,7 @@ fn plan(args: Args) -> Result<Plan, Failure> {
         store,
         wake,
         metrics: args.metrics,
+        raw,
     })
 }
 
@@ -302,9 +316,16 @@ async fn serve(plan: Plan) -> Result<ExitCode, Failure> {
         // Close every connection and report how each ended, within the grace period.
         let closing = close_all(&mut state, &mut events);
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, closing).await;
+        // The removals of the last acks are queued: the store makes them
+        // durable before the process ends.
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, plan.store.handle.flush()).await;
     }
     drop(state);
     drop(handle);
+    if let Some(raw) = plan.raw {
+        // The connections hold the recorder; they ended within the grace period above.
+        raw.finish().await?;
+    }
     if let Some(thread) = record_thread {
         // The server's connections hold the tap; they end within the grace period above.
         thread.finish()?;
