@@ -3,9 +3,9 @@
 use serde::ser::SerializeMap;
 use serde_json::Value;
 
+use super::fast;
 use super::json::{Extra, FieldError, Object, Reader, Writer};
 use super::node::{Node, parse_node};
-use super::node_fast::parse_fast;
 use super::repair::repair_lone_surrogates;
 use super::{ActionResult, Descriptor, DiagnosticKind, Forward, MessageEvent, OutboundAction};
 
@@ -254,18 +254,15 @@ impl Frame {
     /// assert_eq!(err.kind.as_str(), "wrong_direction");
     /// ```
     pub fn decode(line: &[u8], expect: Option<Direction>) -> Result<Self, FrameError> {
-        let text = line_text(line)?;
-        // The fast parser takes the lines it is sure about; every other line
-        // goes to the reference parser, after repairing lone surrogates.
-        let repaired;
-        let parsed = match parse_fast(text) {
-            Some(node) => Ok(node),
-            None => {
-                repaired = repair_lone_surrogates(text);
-                parse_node(&repaired)
-            }
-        };
-        let mut r = match parsed {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        fast::decode(line, expect).map_or_else(|| Self::decode_strict(line_text(line)?, expect), Ok)
+    }
+
+    /// The reference decode, for the lines the fast one leaves: every
+    /// diagnostic comes from here, and lone surrogates are repaired first.
+    pub(super) fn decode_strict(text: &str, expect: Option<Direction>) -> Result<Self, FrameError> {
+        let repaired = repair_lone_surrogates(text);
+        let mut r = match parse_node(&repaired) {
             Ok(Node::Object(entries)) => Reader::from_entries(entries),
             Ok(_) => {
                 return Err(FrameError::new(
@@ -293,7 +290,7 @@ impl Frame {
             .map_err(|e| FrameError::new(DiagnosticKind::BadField, Some(frame_type), e.to_string()))
     }
 
-    fn from_fields(frame_type: FrameType, mut r: Reader<'_>) -> Result<Self, FieldError> {
+    pub(super) fn from_fields(frame_type: FrameType, mut r: Reader<'_>) -> Result<Self, FieldError> {
         let frame = match frame_type {
             FrameType::Hello => Self::Hello(Hello {
                 platform: r.required_string("platform")?,

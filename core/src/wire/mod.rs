@@ -11,11 +11,11 @@ mod codec;
 mod descriptor;
 mod diagnostic;
 mod event;
+mod fast;
 mod forward;
 mod frame;
 mod json;
 mod node;
-mod node_fast;
 mod ops;
 mod ops_ext;
 mod platform;
@@ -28,14 +28,14 @@ pub use codec::{DEFAULT_MAX_LINE, LineCodec, LineEvent};
 pub use descriptor::{ALWAYS_ALLOWED_OP, CONTRACT_VERSION, Descriptor, LEGACY_OPS, LenUnit};
 pub use diagnostic::{Diagnostic, DiagnosticKind};
 pub use event::{ContextItem, Media, MessageEvent, MessageType, PromptResponse, ReplyTo};
+#[cfg(feature = "sim")]
+pub(crate) use fast::check_against_reference;
 pub use forward::Forward;
 pub use frame::{
     DescriptorFrame, Direction, Frame, FrameError, FrameType, Hello, Inbound, InboundAck, Interrupt,
     InterruptInbound, Outbound, OutboundResult, PassthroughForward, read_json_object,
 };
 pub use json::{Extra, FieldError, Object};
-#[cfg(feature = "sim")]
-pub(crate) use node_fast::check_against_reference;
 pub use ops::{EditMessage, FollowUp, GetChatInfo, SendMessage, Typing};
 pub use ops_ext::{
     Draft, MediaKind, Prompt, PromptKind, PromptOption, React, SendMedia, ThreadCreate, ThreadRename,

@@ -6,9 +6,9 @@
 //! [`Extra`](super::Extra) or an [`Object`] field becomes a [`Value`].
 //!
 //! [`parse_node`] drives `serde_json` and is the reference: its grammar,
-//! limits and error messages are the decoder's. The hand-written parser in
-//! [`node_fast`](super::node_fast) builds the same tree faster for the lines
-//! it is sure about and hands every other line to this one.
+//! limits and error messages are the decoder's. The fast decoder
+//! ([`fast`](super::fast)) reads the lines it is sure about without this
+//! tree and hands every other line to this one.
 
 use std::borrow::Cow;
 
@@ -168,7 +168,9 @@ impl<'de> serde::de::Visitor<'de> for NodeVisitor {
     }
 }
 
-struct KeySeed;
+/// Reads an object key (or any string), borrowed from the line when it has no escape.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeySeed;
 
 impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
     type Value = Cow<'de, str>;

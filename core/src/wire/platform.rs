@@ -76,8 +76,9 @@ impl Platform {
     /// assert_eq!(Platform::from_name("myspace"), Platform::Relay);
     /// ```
     pub fn from_name(name: &str) -> Self {
-        let name = name.trim().to_lowercase();
-        Self::ALL.iter().copied().find(|p| p.as_str() == name).unwrap_or(Self::Relay)
+        let find = |name: &str| Self::ALL.iter().copied().find(|p| p.as_str() == name);
+        // Names nearly always arrive in their wire spelling: no copy for those.
+        find(name).or_else(|| find(&name.trim().to_lowercase())).unwrap_or(Self::Relay)
     }
 }
 

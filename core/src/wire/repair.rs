@@ -65,16 +65,16 @@ fn rewrite_from(line: &str, first: usize) -> String {
     out
 }
 
-pub(crate) fn is_high(unit: u16) -> bool {
+fn is_high(unit: u16) -> bool {
     (0xD800..=0xDBFF).contains(&unit)
 }
 
-pub(crate) fn is_low(unit: u16) -> bool {
+fn is_low(unit: u16) -> bool {
     (0xDC00..=0xDFFF).contains(&unit)
 }
 
 /// The code unit of a `\uXXXX` escape starting at `at`, if there is one.
-pub(crate) fn escape_at(bytes: &[u8], at: usize) -> Option<u16> {
+fn escape_at(bytes: &[u8], at: usize) -> Option<u16> {
     let escape = bytes.get(at..at + 6)?;
     if escape[0] != b'\\' || escape[1] != b'u' {
         return None;

@@ -54,11 +54,19 @@ pub struct SessionSource {
 
 impl Default for SessionSource {
     fn default() -> Self {
+        Self { chat_type: "dm".to_owned(), ..Self::blank() }
+    }
+}
+
+impl SessionSource {
+    /// The default but for an empty `chat_type`: what decoders fill in
+    /// without allocating a `"dm"` they may throw away.
+    pub(super) fn blank() -> Self {
         Self {
             platform: Platform::Relay,
             chat_id: String::new(),
             chat_name: None,
-            chat_type: "dm".to_owned(),
+            chat_type: String::new(),
             user_id: None,
             user_name: None,
             thread_id: None,
@@ -125,29 +133,54 @@ impl SessionSource {
         let platform = r.str("platform")?.map(|p| Platform::from_name(&p)).unwrap_or_default();
         let scope_id = r.id("scope_id")?;
         let guild_id = r.id("guild_id")?;
-        let display_name = r.string("user_display_name")?;
-        let user_name = r.string("user_name")?;
-        let user_handle = r.string("user_handle")?;
-        Ok(Self {
+        let names = [r.string("user_display_name")?, r.string("user_name")?, r.string("user_handle")?];
+        let source = Self {
             platform,
             chat_id: r.id("chat_id")?.unwrap_or_default(),
             chat_name: r.string("chat_name")?,
             chat_type: r.string("chat_type")?.unwrap_or_else(|| "dm".to_owned()),
             user_id: r.id("user_id")?,
-            user_name: first_non_empty([display_name, user_name, user_handle]),
+            user_name: None,
             thread_id: r.id("thread_id")?,
             chat_topic: r.string("chat_topic")?,
-            user_id_alt: non_empty(r.id("user_id_alt")?),
-            chat_id_alt: non_empty(r.id("chat_id_alt")?),
-            scope_id: non_empty(scope_id.or(guild_id)),
-            parent_chat_id: non_empty(r.id("parent_chat_id")?),
-            message_id: non_empty(r.id("message_id")?),
-            profile: non_empty(r.string("profile")?),
+            user_id_alt: r.id("user_id_alt")?,
+            chat_id_alt: r.id("chat_id_alt")?,
+            scope_id: None,
+            parent_chat_id: r.id("parent_chat_id")?,
+            message_id: r.id("message_id")?,
+            profile: r.string("profile")?,
             auto_thread_created: r.bool("auto_thread_created")?.unwrap_or(false),
-            auto_thread_initial_name: non_empty(r.string("auto_thread_initial_name")?),
-            prospective_thread_id: non_empty(r.id("prospective_thread_id")?),
-            extra: r.finish(),
-        })
+            auto_thread_initial_name: r.string("auto_thread_initial_name")?,
+            prospective_thread_id: r.id("prospective_thread_id")?,
+            extra: Extra::new(),
+        };
+        Ok(Self { extra: r.finish(), ..source.settle(names, scope_id, guild_id) })
+    }
+
+    /// The reading rules that span keys or drop values, shared by both
+    /// decoders: `user_name` is the first non-empty of `names` (display name,
+    /// name, handle), `scope_id` falls back to `guild_id`, and the fields
+    /// written only when non-empty read `""` as absent.
+    pub(super) fn settle(
+        mut self,
+        names: [Option<String>; 3],
+        scope_id: Option<String>,
+        guild_id: Option<String>,
+    ) -> Self {
+        self.user_name = first_non_empty(names);
+        self.scope_id = non_empty(scope_id.or(guild_id));
+        for field in [
+            &mut self.user_id_alt,
+            &mut self.chat_id_alt,
+            &mut self.parent_chat_id,
+            &mut self.message_id,
+            &mut self.profile,
+            &mut self.auto_thread_initial_name,
+            &mut self.prospective_thread_id,
+        ] {
+            *field = non_empty(field.take());
+        }
+        self
     }
 
     /// Writes the fields in the reference's order and presence rules (PROTOCOL §4).
