@@ -12,11 +12,11 @@
 //!   close frame (`"close":null` without a code).
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write as _};
+use std::io::{self, Write as _};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{TrySendError, sync_channel};
+use std::sync::mpsc::TrySendError;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -46,18 +46,7 @@ pub(crate) fn start(path: &Path, side: &'static str) -> Result<(Recorder, RawRec
             path.display()
         ))
     })?;
-    let (lines, rx) = sync_channel::<String>(QUEUE);
-    let thread = std::thread::spawn(move || {
-        let mut out = BufWriter::new(file);
-        while let Ok(line) = rx.recv() {
-            writeln!(out, "{line}")?;
-            while let Ok(line) = rx.try_recv() {
-                writeln!(out, "{line}")?;
-            }
-            out.flush()?;
-        }
-        out.flush()
-    });
+    let (lines, thread) = crate::serve::record::spawn_writer(file, QUEUE);
     let dropped = Arc::new(AtomicU64::new(0));
     let count = Arc::clone(&dropped);
     let start = Instant::now();

@@ -11,7 +11,7 @@ mod conn;
 mod descriptors;
 mod output;
 mod pushes;
-mod record;
+pub(crate) mod record;
 mod replies;
 mod script;
 mod store;

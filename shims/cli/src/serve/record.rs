@@ -41,18 +41,7 @@ impl std::fmt::Debug for Recorder {
 impl Recorder {
     /// A recorder writing to `file`; the tap goes into the server configuration.
     pub(crate) fn start(file: File) -> (Tap, RecordThread) {
-        let (lines, rx) = sync_channel::<String>(QUEUE);
-        let thread = std::thread::spawn(move || {
-            let mut out = BufWriter::new(file);
-            while let Ok(line) = rx.recv() {
-                writeln!(out, "{line}")?;
-                while let Ok(line) = rx.try_recv() {
-                    writeln!(out, "{line}")?;
-                }
-                out.flush()?;
-            }
-            out.flush()
-        });
+        let (lines, thread) = spawn_writer(file, QUEUE);
         let recorder = Arc::new(Self { codecs: Mutex::default(), lines });
         let tap: Tap = Arc::new(move |conn, bytes| recorder.record(conn, bytes));
         (tap, RecordThread(thread))
@@ -99,4 +88,22 @@ impl RecordThread {
             Err(_) => Err(Failure::Runtime("the record writer stopped unexpectedly".into())),
         }
     }
+}
+
+/// A thread writing the lines sent to it into `file`, flushing after each
+/// burst; it ends once every sender is gone. At most `queue` lines wait.
+pub(crate) fn spawn_writer(file: File, queue: usize) -> (SyncSender<String>, JoinHandle<io::Result<()>>) {
+    let (lines, rx) = sync_channel::<String>(queue);
+    let thread = std::thread::spawn(move || {
+        let mut out = BufWriter::new(file);
+        while let Ok(line) = rx.recv() {
+            writeln!(out, "{line}")?;
+            while let Ok(line) = rx.try_recv() {
+                writeln!(out, "{line}")?;
+            }
+            out.flush()?;
+        }
+        out.flush()
+    });
+    (lines, thread)
 }
