@@ -15,7 +15,6 @@
 //! decoder, whose frame or diagnostic stands.
 
 use std::borrow::Cow;
-use std::marker::PhantomData;
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -33,9 +32,10 @@ use super::{
 /// the line to the strict decoder.
 pub(crate) fn decode(line: &[u8], expect: Option<Direction>) -> Option<Frame> {
     let mut de = sonic_rs::Deserializer::from_slice(line);
-    let frame = de.deserialize_map(FrameVisitor { expect }).ok()?;
+    let mut frame = None;
+    de.deserialize_map(FrameVisitor { expect, frame: &mut frame }).ok()?;
     de.end().ok()?;
-    Some(frame)
+    frame
 }
 
 /// Fuzz oracle: wherever the fast decode takes a line, the strict decode
@@ -57,18 +57,21 @@ fn give_up<E: de::Error>() -> E {
     E::custom("left to the strict decoder")
 }
 
-struct FrameVisitor {
+/// Reads a frame into `frame`, in place: an `inbound` event is large, and
+/// moving it up through every layer of serde costs more than reading it.
+struct FrameVisitor<'a> {
     expect: Option<Direction>,
+    frame: &'a mut Option<Frame>,
 }
 
-impl<'de> Visitor<'de> for FrameVisitor {
-    type Value = Frame;
+impl<'de> Visitor<'de> for FrameVisitor<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a frame")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Frame, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         // Encoders, ours and the reference's, write `type` first.
         let frame_type = match map.next_key_seed(KeySeed)? {
             Some(key) if key == "type" => FrameType::from_name(&map.next_value_seed(KeySeed)?),
@@ -77,7 +80,11 @@ impl<'de> Visitor<'de> for FrameVisitor {
         let frame_type =
             frame_type.filter(|t| self.expect.is_none_or(|d| d == t.direction())).ok_or_else(give_up)?;
         if frame_type == FrameType::Inbound {
-            return inbound(map);
+            let inbound = Inbound { event: MessageEvent::fresh(), buffer_id: None, extra: Extra::new() };
+            let Frame::Inbound(inbound) = self.frame.insert(Frame::Inbound(inbound)) else {
+                unreachable!("an inbound frame was just put there")
+            };
+            return read_inbound(map, inbound);
         }
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(4));
         while let Some(key) = map.next_key_seed(KeySeed)? {
@@ -86,48 +93,67 @@ impl<'de> Visitor<'de> for FrameVisitor {
             }
             entries.push((key, Node::Value(map.next_value_seed(ValueSeed::TOP)?)));
         }
-        Frame::from_fields(frame_type, Reader::from_entries(entries)).map_err(|_| give_up())
+        let frame = Frame::from_fields(frame_type, Reader::from_entries(entries)).map_err(|_| give_up())?;
+        *self.frame = Some(frame);
+        Ok(())
     }
 }
 
-fn inbound<'de, A: MapAccess<'de>>(mut map: A) -> Result<Frame, A::Error> {
-    let (mut event, mut buffer_id, mut extra) = (None, None, Extra::new());
+fn read_inbound<'de, A: MapAccess<'de>>(mut map: A, f: &mut Inbound) -> Result<(), A::Error> {
+    let mut has_event = false;
     while let Some(key) = map.next_key_seed(KeySeed)? {
         match &*key {
-            "event" => event = nested(&mut map)?,
-            "bufferId" => buffer_id = map.next_value()?,
+            "event" => has_event = map.next_value_seed(InPlace(&mut f.event))?,
+            "bufferId" => f.buffer_id = map.next_value()?,
             "type" => return Err(give_up()),
-            _ => keep(&mut extra, key, &mut map)?,
+            _ => keep(&mut f.extra, key, &mut map)?,
         }
     }
-    Ok(Frame::Inbound(Inbound { event: event.ok_or_else(give_up)?, buffer_id, extra }))
+    if has_event { Ok(()) } else { Err(give_up()) }
+}
+
+/// Reads an object into the slot, replacing what an earlier occurrence of
+/// the key left there; `null` reads as absent (`false`).
+struct InPlace<'a, T>(&'a mut T);
+
+impl<'de, T: Typed> DeserializeSeed<'de> for InPlace<'_, T> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de, T: Typed> Visitor<'de> for InPlace<'_, T> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object or null")
+    }
+
+    fn visit_none<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_map(self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
+        *self.0 = T::fresh();
+        self.0.read(map)?;
+        Ok(true)
+    }
 }
 
 /// A wire type read field by field from a JSON object.
-trait Typed: Sized {
-    fn read<'de, A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
-}
+trait Typed: Default {
+    /// Reads the members of an object into `self`, which is [`fresh`](Self::fresh).
+    fn read<'de, A: MapAccess<'de>>(&mut self, map: A) -> Result<(), A::Error>;
 
-/// `T` through serde, read by [`Typed::read`].
-struct Fast<T>(T);
-
-impl<'de, T: Typed> Deserialize<'de> for Fast<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct ObjectVisitor<T>(PhantomData<T>);
-
-        impl<'de, T: Typed> Visitor<'de> for ObjectVisitor<T> {
-            type Value = Fast<T>;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an object")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Fast<T>, A::Error> {
-                T::read(map).map(Fast)
-            }
-        }
-
-        d.deserialize_map(ObjectVisitor(PhantomData))
+    /// The value reading starts from: the default, without allocating.
+    fn fresh() -> Self {
+        Self::default()
     }
 }
 
@@ -166,14 +192,115 @@ fn id<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<String>, A::Error> {
     Ok(map.next_value::<Option<Id>>()?.map(|Id(id)| id))
 }
 
-fn nested<'de, T: Typed, A: MapAccess<'de>>(map: &mut A) -> Result<Option<T>, A::Error> {
-    Ok(map.next_value::<Option<Fast<T>>>()?.map(|Fast(t)| t))
+/// An optional object, read in place.
+fn nested<'de, T: Typed, A: MapAccess<'de>>(map: &mut A, slot: &mut Option<T>) -> Result<(), A::Error> {
+    if !map.next_value_seed(InPlace(slot.get_or_insert_with(T::fresh)))? {
+        *slot = None;
+    }
+    Ok(())
 }
 
-/// A list of objects; absent reads as empty.
-fn objects<'de, T: Typed, A: MapAccess<'de>>(map: &mut A) -> Result<Vec<T>, A::Error> {
-    let items = map.next_value::<Option<Vec<Fast<T>>>>()?;
-    Ok(items.unwrap_or_default().into_iter().map(|Fast(t)| t).collect())
+/// A list of objects, read in place; absent reads as empty.
+fn objects<'de, T: Typed, A: MapAccess<'de>>(map: &mut A, list: &mut Vec<T>) -> Result<(), A::Error> {
+    map.next_value_seed(List(list))
+}
+
+struct List<'a, T>(&'a mut Vec<T>);
+
+impl<'de, T: Typed> DeserializeSeed<'de> for List<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de, T: Typed> Visitor<'de> for List<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of objects or null")
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.0.clear();
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.0.clear();
+        while seq.next_element_seed(Item(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+}
+
+/// The next object of a [`List`].
+struct Item<'a, T>(&'a mut Vec<T>);
+
+impl<'de, T: Typed> DeserializeSeed<'de> for Item<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.0.push(T::fresh());
+        let item = self.0.last_mut().expect("just pushed");
+        d.deserialize_map(InPlace(item)).map(drop)
+    }
+}
+
+/// A `message_type`: anything that is not a known name reads as text.
+struct Lenient;
+
+impl<'de> DeserializeSeed<'de> for Lenient {
+    type Value = MessageType;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<MessageType, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Lenient {
+    type Value = MessageType;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<MessageType, E> {
+        Ok(MessageType::from_name(v))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<MessageType, E> {
+        Ok(MessageType::Text)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<MessageType, E> {
+        Ok(MessageType::Text)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<MessageType, E> {
+        Ok(MessageType::Text)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<MessageType, E> {
+        Ok(MessageType::Text)
+    }
+
+    fn visit_unit<E>(self) -> Result<MessageType, E> {
+        Ok(MessageType::Text)
+    }
+
+    // Containers are read (and dropped) through the guard: too deep a one goes to the strict path.
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<MessageType, A::Error> {
+        ValueSeed::TOP.visit_seq(seq).map(|_| MessageType::Text)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MessageType, A::Error> {
+        ValueSeed::TOP.visit_map(map).map(|_| MessageType::Text)
+    }
 }
 
 /// Keeps an unknown key; of duplicates the last wins, as in a map.
@@ -266,8 +393,8 @@ impl<'de> Visitor<'de> for ValueSeed {
 }
 
 impl Typed for MessageEvent {
-    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
-        let mut e = Self {
+    fn fresh() -> Self {
+        Self {
             text: String::new(),
             message_type: MessageType::Text,
             source: SessionSource::blank(),
@@ -280,35 +407,42 @@ impl Typed for MessageEvent {
             context_error: false,
             prompt_response: None,
             extra: Extra::new(),
-        };
-        let mut source = None;
+        }
+    }
+
+    fn read<'de, A: MapAccess<'de>>(&mut self, mut map: A) -> Result<(), A::Error> {
+        let (e, mut has_source) = (self, false);
         while let Some(key) = map.next_key_seed(KeySeed)? {
             match &*key {
                 "text" => e.text = map.next_value::<Option<String>>()?.unwrap_or_default(),
                 // Lenient: anything that is not a known name reads as text.
-                "message_type" => {
-                    let value = map.next_value_seed(ValueSeed::TOP)?;
-                    e.message_type = value.as_str().map_or(MessageType::Text, MessageType::from_name);
-                }
-                "source" => source = nested(&mut map)?,
+                "message_type" => e.message_type = map.next_value_seed(Lenient)?,
+                "source" => has_source = map.next_value_seed(InPlace(&mut e.source))?,
                 "message_id" => e.message_id = id(&mut map)?,
                 "reply_to_message_id" => e.reply_to_message_id = id(&mut map)?,
                 "media_urls" => e.media_urls = map.next_value::<Option<_>>()?.unwrap_or_default(),
-                "media" => e.media = objects(&mut map)?,
-                "reply_to" => e.reply_to = nested(&mut map)?,
-                "context" => e.context = objects(&mut map)?,
+                "media" => objects(&mut map, &mut e.media)?,
+                "reply_to" => nested(&mut map, &mut e.reply_to)?,
+                "context" => objects(&mut map, &mut e.context)?,
                 "context_error" => e.context_error = map.next_value::<Option<_>>()?.unwrap_or(false),
-                "prompt_response" => e.prompt_response = nested(&mut map)?,
+                "prompt_response" => nested(&mut map, &mut e.prompt_response)?,
                 _ => keep(&mut e.extra, key, &mut map)?,
             }
         }
-        Ok(Self { source: source.unwrap_or_default(), ..e })
+        if !has_source {
+            e.source = SessionSource::default();
+        }
+        Ok(())
     }
 }
 
 impl Typed for SessionSource {
-    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
-        let (mut s, mut chat_type) = (Self::blank(), None);
+    fn fresh() -> Self {
+        Self::blank()
+    }
+
+    fn read<'de, A: MapAccess<'de>>(&mut self, mut map: A) -> Result<(), A::Error> {
+        let (s, mut chat_type) = (self, None);
         let (mut names, mut scope_id, mut guild_id) = ([None, None, None], None, None);
         while let Some(key) = map.next_key_seed(KeySeed)? {
             match &*key {
@@ -341,13 +475,14 @@ impl Typed for SessionSource {
             }
         }
         s.chat_type = chat_type.unwrap_or_else(|| "dm".to_owned());
-        Ok(s.settle(names, scope_id, guild_id))
+        s.settle(names, scope_id, guild_id);
+        Ok(())
     }
 }
 
 impl Typed for Media {
-    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
-        let mut m = Self::default();
+    fn read<'de, A: MapAccess<'de>>(&mut self, mut map: A) -> Result<(), A::Error> {
+        let m = self;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             match &*key {
                 "url" => m.url = map.next_value::<Option<String>>()?.unwrap_or_default(),
@@ -363,13 +498,13 @@ impl Typed for Media {
                 _ => keep(&mut m.extra, key, &mut map)?,
             }
         }
-        Ok(m)
+        Ok(())
     }
 }
 
 impl Typed for ReplyTo {
-    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
-        let mut r = Self::default();
+    fn read<'de, A: MapAccess<'de>>(&mut self, mut map: A) -> Result<(), A::Error> {
+        let r = self;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             match &*key {
                 "text" => r.text = map.next_value()?,
@@ -378,27 +513,27 @@ impl Typed for ReplyTo {
                 _ => keep(&mut r.extra, key, &mut map)?,
             }
         }
-        Ok(r)
+        Ok(())
     }
 }
 
 impl Typed for ContextItem {
-    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
-        let mut c = Self::default();
+    fn read<'de, A: MapAccess<'de>>(&mut self, mut map: A) -> Result<(), A::Error> {
+        let c = self;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             match &*key {
                 "text" => c.text = map.next_value::<Option<String>>()?.unwrap_or_default(),
-                "source" => c.source = nested(&mut map)?,
+                "source" => nested(&mut map, &mut c.source)?,
                 _ => keep(&mut c.extra, key, &mut map)?,
             }
         }
-        Ok(c)
+        Ok(())
     }
 }
 
 impl Typed for PromptResponse {
-    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
-        let (mut prompt_id, mut option_id, mut p) = (None, None, Self::default());
+    fn read<'de, A: MapAccess<'de>>(&mut self, mut map: A) -> Result<(), A::Error> {
+        let (mut prompt_id, mut option_id, p) = (None, None, self);
         while let Some(key) = map.next_key_seed(KeySeed)? {
             match &*key {
                 "prompt_id" => prompt_id = map.next_value()?,
@@ -408,7 +543,9 @@ impl Typed for PromptResponse {
                 _ => keep(&mut p.extra, key, &mut map)?,
             }
         }
-        Ok(Self { prompt_id: prompt_id.ok_or_else(give_up)?, option_id: option_id.ok_or_else(give_up)?, ..p })
+        p.prompt_id = prompt_id.ok_or_else(give_up)?;
+        p.option_id = option_id.ok_or_else(give_up)?;
+        Ok(())
     }
 }
 

@@ -134,7 +134,7 @@ impl SessionSource {
         let scope_id = r.id("scope_id")?;
         let guild_id = r.id("guild_id")?;
         let names = [r.string("user_display_name")?, r.string("user_name")?, r.string("user_handle")?];
-        let source = Self {
+        let mut source = Self {
             platform,
             chat_id: r.id("chat_id")?.unwrap_or_default(),
             chat_name: r.string("chat_name")?,
@@ -154,7 +154,8 @@ impl SessionSource {
             prospective_thread_id: r.id("prospective_thread_id")?,
             extra: Extra::new(),
         };
-        Ok(Self { extra: r.finish(), ..source.settle(names, scope_id, guild_id) })
+        source.settle(names, scope_id, guild_id);
+        Ok(Self { extra: r.finish(), ..source })
     }
 
     /// The reading rules that span keys or drop values, shared by both
@@ -162,11 +163,11 @@ impl SessionSource {
     /// name, handle), `scope_id` falls back to `guild_id`, and the fields
     /// written only when non-empty read `""` as absent.
     pub(super) fn settle(
-        mut self,
+        &mut self,
         names: [Option<String>; 3],
         scope_id: Option<String>,
         guild_id: Option<String>,
-    ) -> Self {
+    ) {
         self.user_name = first_non_empty(names);
         self.scope_id = non_empty(scope_id.or(guild_id));
         for field in [
@@ -180,7 +181,6 @@ impl SessionSource {
         ] {
             *field = non_empty(field.take());
         }
-        self
     }
 
     /// Writes the fields in the reference's order and presence rules (PROTOCOL §4).
