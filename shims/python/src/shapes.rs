@@ -5,6 +5,7 @@
 //! Only the reference's presentation rules live here (which key a value goes
 //! under, how `channel_context` is rendered); what a frame means comes from core.
 
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use relay_core::gateway::{RequestError, RequestErrorKind};
@@ -16,29 +17,29 @@ use crate::convert::{map_to_py, to_py};
 /// keyword arguments of its `SessionSource` (platform as its wire name).
 pub(crate) fn event_kwargs<'py>(py: Python<'py>, event: &MessageEvent) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("text", &event.text)?;
-    d.set_item("message_type", event.message_type.as_str())?;
-    d.set_item("source", source_kwargs(py, &event.source)?)?;
-    d.set_item("message_id", &event.message_id)?;
-    d.set_item("reply_to_message_id", &event.reply_to_message_id)?;
+    d.set_item(intern!(py, "text"), &event.text)?;
+    d.set_item(intern!(py, "message_type"), event.message_type.as_str())?;
+    d.set_item(intern!(py, "source"), source_kwargs(py, &event.source)?)?;
+    d.set_item(intern!(py, "message_id"), &event.message_id)?;
+    d.set_item(intern!(py, "reply_to_message_id"), &event.reply_to_message_id)?;
     let reply_to = event.reply_to.as_ref();
-    d.set_item("reply_to_text", reply_to.and_then(|r| r.text.as_deref()))?;
-    d.set_item("reply_to_author_name", reply_to.and_then(|r| r.author.as_deref()))?;
-    d.set_item("reply_to_is_own_message", reply_to.and_then(|r| r.is_own).unwrap_or(false))?;
-    d.set_item("media_urls", &event.media_urls)?;
+    d.set_item(intern!(py, "reply_to_text"), reply_to.and_then(|r| r.text.as_deref()))?;
+    d.set_item(intern!(py, "reply_to_author_name"), reply_to.and_then(|r| r.author.as_deref()))?;
+    d.set_item(intern!(py, "reply_to_is_own_message"), reply_to.and_then(|r| r.is_own).unwrap_or(false))?;
+    d.set_item(intern!(py, "media_urls"), &event.media_urls)?;
     // Parallel to media_urls, joined by url (PROTOCOL §4), "" where none matches.
     let media_types: Vec<&str> = event
         .media_urls
         .iter()
         .map(|url| event.media_for(url).and_then(|m| m.mime.as_deref()).unwrap_or(""))
         .collect();
-    d.set_item("media_types", media_types)?;
-    d.set_item("channel_context", channel_context(&event.context))?;
+    d.set_item(intern!(py, "media_types"), media_types)?;
+    d.set_item(intern!(py, "channel_context"), channel_context(&event.context))?;
     let prompt_response = match &event.prompt_response {
         Some(p) => Some(to_py(py, &serde_json::to_value(p).map_err(value_error)?)?),
         None => None,
     };
-    d.set_item("prompt_response", prompt_response)?;
+    d.set_item(intern!(py, "prompt_response"), prompt_response)?;
     Ok(d)
 }
 
@@ -46,23 +47,23 @@ pub(crate) fn event_kwargs<'py>(py: Python<'py>, event: &MessageEvent) -> PyResu
 /// `delivered_via_upstream_relay` stamp the Python side adds.
 pub(crate) fn source_kwargs<'py>(py: Python<'py>, s: &SessionSource) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("platform", s.platform.as_str())?;
-    d.set_item("chat_id", &s.chat_id)?;
-    d.set_item("chat_name", &s.chat_name)?;
-    d.set_item("chat_type", &s.chat_type)?;
-    d.set_item("user_id", &s.user_id)?;
-    d.set_item("user_name", &s.user_name)?;
-    d.set_item("thread_id", &s.thread_id)?;
-    d.set_item("chat_topic", &s.chat_topic)?;
-    d.set_item("user_id_alt", &s.user_id_alt)?;
-    d.set_item("chat_id_alt", &s.chat_id_alt)?;
-    d.set_item("scope_id", &s.scope_id)?;
-    d.set_item("parent_chat_id", &s.parent_chat_id)?;
-    d.set_item("message_id", &s.message_id)?;
-    d.set_item("profile", &s.profile)?;
-    d.set_item("auto_thread_created", s.auto_thread_created)?;
-    d.set_item("auto_thread_initial_name", &s.auto_thread_initial_name)?;
-    d.set_item("prospective_thread_id", &s.prospective_thread_id)?;
+    d.set_item(intern!(py, "platform"), s.platform.as_str())?;
+    d.set_item(intern!(py, "chat_id"), &s.chat_id)?;
+    d.set_item(intern!(py, "chat_name"), &s.chat_name)?;
+    d.set_item(intern!(py, "chat_type"), &s.chat_type)?;
+    d.set_item(intern!(py, "user_id"), &s.user_id)?;
+    d.set_item(intern!(py, "user_name"), &s.user_name)?;
+    d.set_item(intern!(py, "thread_id"), &s.thread_id)?;
+    d.set_item(intern!(py, "chat_topic"), &s.chat_topic)?;
+    d.set_item(intern!(py, "user_id_alt"), &s.user_id_alt)?;
+    d.set_item(intern!(py, "chat_id_alt"), &s.chat_id_alt)?;
+    d.set_item(intern!(py, "scope_id"), &s.scope_id)?;
+    d.set_item(intern!(py, "parent_chat_id"), &s.parent_chat_id)?;
+    d.set_item(intern!(py, "message_id"), &s.message_id)?;
+    d.set_item(intern!(py, "profile"), &s.profile)?;
+    d.set_item(intern!(py, "auto_thread_created"), s.auto_thread_created)?;
+    d.set_item(intern!(py, "auto_thread_initial_name"), &s.auto_thread_initial_name)?;
+    d.set_item(intern!(py, "prospective_thread_id"), &s.prospective_thread_id)?;
     Ok(d)
 }
 
@@ -92,14 +93,14 @@ fn channel_context(items: &[ContextItem]) -> Option<String> {
 /// Keyword arguments of `PassthroughForward`: exact body bytes, headers as pairs.
 pub(crate) fn forward_kwargs<'py>(py: Python<'py>, f: &Forward) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("platform", &f.platform)?;
-    d.set_item("bot_id", &f.bot_id)?;
-    d.set_item("method", &f.method)?;
-    d.set_item("path", &f.path)?;
+    d.set_item(intern!(py, "platform"), &f.platform)?;
+    d.set_item(intern!(py, "bot_id"), &f.bot_id)?;
+    d.set_item(intern!(py, "method"), &f.method)?;
+    d.set_item(intern!(py, "path"), &f.path)?;
     let headers = f.headers.iter().map(|(n, v)| PyTuple::new(py, [n, v])).collect::<PyResult<Vec<_>>>()?;
-    d.set_item("headers", PyList::new(py, headers)?)?;
-    d.set_item("body", PyBytes::new(py, &f.body))?;
-    d.set_item("profile", &f.profile)?;
+    d.set_item(intern!(py, "headers"), PyList::new(py, headers)?)?;
+    d.set_item(intern!(py, "body"), PyBytes::new(py, &f.body))?;
+    d.set_item(intern!(py, "profile"), &f.profile)?;
     Ok(d)
 }
 
@@ -122,14 +123,14 @@ pub(crate) fn result_dict<'py>(py: Python<'py>, result: &ActionResult) -> PyResu
 /// frame was out reads as the reference words it.
 pub(crate) fn failure_dict<'py>(py: Python<'py>, error: &RequestError) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("success", false)?;
+    d.set_item(intern!(py, "success"), false)?;
     let text = match error.kind {
         RequestErrorKind::Closed if error.ambiguous => format!("relay send failed: {error}"),
         _ => error.to_string(),
     };
-    d.set_item("error", text)?;
+    d.set_item(intern!(py, "error"), text)?;
     if error.ambiguous {
-        d.set_item("ambiguous", true)?;
+        d.set_item(intern!(py, "ambiguous"), true)?;
     }
     Ok(d)
 }

@@ -46,6 +46,7 @@ class Connection:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._timer_at: Optional[float] = None
         self._writing = True
+        self._writer_idle = False
         self.drain()
         self._writer = self.loop.create_task(self._write(), name="relay-ws-writer")
         self._reader = self.loop.create_task(self._read(), name="relay-ws-reader")
@@ -81,7 +82,9 @@ class Connection:
             except Exception:  # noqa: BLE001 - one bad action must not stop the rest
                 logger.exception("relay: handling %s failed", action[0])
         at = self.machine.poll_timeout()
-        if at != self._timer_at:
+        # A later deadline keeps the timer: firing early is harmless, and most
+        # requests and results move the deadline later, so this saves a timer each.
+        if at is None or self._timer_at is None or at < self._timer_at:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer_at = at
@@ -147,7 +150,9 @@ class Connection:
             while not (self.is_ended and not self._outgoing):
                 if not self._outgoing:
                     self._wake.clear()
+                    self._writer_idle = True
                     await self._wake.wait()
+                    self._writer_idle = False
                     continue
                 item = self._outgoing.popleft()
                 if isinstance(item, asyncio.Future):
@@ -160,15 +165,8 @@ class Connection:
                     await self.ws.send(item)  # type: ignore[arg-type]
         except asyncio.CancelledError:
             raise
-        except ConnectionClosed as exc:
-            # The reader reports the close with its code (a 4401 must reach the policy as one).
-            self._writing = False
-            self._fail_markers(exc)
         except Exception as exc:  # noqa: BLE001 - a failed write ends the connection
-            self._writing = False
-            self._fail_markers(exc)
-            self.machine.handle_write_failed(self.now(), str(exc))
-            self.drain()
+            self._write_failed(exc)
         self._writing = False
         self._fail_markers(ConnectionError("relay transport not connected"))
         if self._close_frame is not None:
@@ -177,6 +175,29 @@ class Connection:
                 await asyncio.wait_for(self.ws.close(code, reason), _STEP_S)
             except Exception:  # noqa: BLE001 - best effort; the socket is abandoned either way
                 logger.debug("relay ws close did not complete", exc_info=True)
+
+    async def send_queued(self) -> None:
+        """Writes a lone queued line from the calling task while the writer is idle.
+
+        Saves a request the hop to the writer task; order holds because the
+        line is the only one queued and a send writes before it first yields.
+        """
+        if not (self._writer_idle and len(self._outgoing) == 1 and isinstance(self._outgoing[0], str)):
+            return
+        line = self._outgoing.popleft()
+        try:
+            await self.ws.send(line)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - a failed write ends the connection
+            self._write_failed(exc)
+
+    def _write_failed(self, exc: Exception) -> None:
+        self._writing = False
+        self._fail_markers(exc)
+        # A closed socket is reported by the reader, with its close code (a
+        # 4401 must reach the reconnect policy as one); other failures here.
+        if not isinstance(exc, ConnectionClosed):
+            self.machine.handle_write_failed(self.now(), str(exc))
+            self.drain()
 
     def _fail_markers(self, exc: BaseException) -> None:
         while self._outgoing:

@@ -67,13 +67,6 @@ def _dial_url(url: str) -> str:
         return (url or "").strip()
 
 
-async def _call(callback: Callable[..., Any], *args: Any) -> None:
-    """Calls a callback and awaits what it returned, if that is awaitable."""
-    result = callback(*args)
-    if inspect.isawaitable(result):
-        await result
-
-
 class WebSocketRelayTransport:
     """The gateway's link to a connector: a drop-in for the reference transport."""
 
@@ -340,6 +333,7 @@ class WebSocketRelayTransport:
         conn.pending[request_id] = future
         conn.drain()
         try:
+            await conn.send_queued()
             return await future
         finally:
             conn.pending.pop(request_id, None)
@@ -473,38 +467,38 @@ class WebSocketRelayTransport:
     async def _dispatch(self) -> None:
         wake = self._delivery_wake
         assert wake is not None
+        deliveries = self._deliveries
         while True:
-            if not self._deliveries:
+            if not deliveries:
                 wake.clear()
                 await wake.wait()
                 continue
-            conn, action = self._deliveries.popleft()
+            conn, action = deliveries.popleft()
+            tag = action[0]
             try:
-                await self._deliver(conn, action)
+                # No callback set: the frame is dropped, unacknowledged.
+                if tag == "inbound":
+                    if self._inbound is None:
+                        continue
+                    result = self._inbound(self._types.event(action[1]))
+                elif tag == "interrupt":
+                    if self._interrupt_inbound_handler is None:
+                        continue
+                    result = self._interrupt_inbound_handler(action[1], action[2])
+                else:
+                    if self._passthrough_handler is None:
+                        continue
+                    result = self._passthrough_handler(self._types.forward(action[1]), action[2])
+                if result is not None and inspect.isawaitable(result):
+                    await result
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - a raising callback never stops delivery
-                logger.exception("relay: %s callback raised", action[0])
-
-    async def _deliver(self, conn: Connection, action: tuple) -> None:
-        tag = action[0]
-        if tag == "inbound":
-            if self._inbound is None:
-                return
-            await _call(self._inbound, self._types.event(action[1]))
-            buffer_id = action[2]
-        elif tag == "interrupt":
-            if self._interrupt_inbound_handler is not None:
-                await _call(self._interrupt_inbound_handler, action[1], action[2])
-            return
-        else:
-            if self._passthrough_handler is None:
-                return
-            buffer_id = action[2]
-            await _call(self._passthrough_handler, self._types.forward(action[1]), buffer_id)
-        if buffer_id:
-            # Custody is the callback having returned (PROTOCOL §8); the ack goes
-            # on the connection the frame came on, and is dropped if it is gone.
-            with contextlib.suppress(RequestRefused):
-                conn.machine.ack(conn.now(), buffer_id)
-                conn.drain()
+                logger.exception("relay: %s callback raised", tag)
+                continue
+            if tag != "interrupt" and action[2]:
+                # Custody is the callback having returned (PROTOCOL §8); the ack goes
+                # on the connection the frame came on, and is dropped if it is gone.
+                with contextlib.suppress(RequestRefused):
+                    conn.machine.ack(conn.now(), action[2])
+                    conn.drain()
