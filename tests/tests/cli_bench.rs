@@ -28,7 +28,9 @@ fn load_measurements_on_both_runtimes_beside_the_raw_baseline() {
         "--concurrency",
         "1,16",
         "--duration",
-        "0.3",
+        // Long enough that a loaded machine's scheduling stall does not
+        // leave a window without a frame.
+        "0.6",
         "--baseline",
         "raw",
     ]);
