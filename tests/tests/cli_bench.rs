@@ -85,9 +85,12 @@ fn idle_connections_are_held_by_a_child_and_measured_at_the_connector() {
 
 #[test]
 fn bad_arguments_are_usage_errors() {
-    for args in
-        [&["bench", "--concurrency", "0"][..], &["bench", "--duration", "0"], &["bench", "--runs", "0"]]
-    {
+    for args in [
+        &["bench", "--concurrency", "0"][..],
+        &["bench", "--duration", "0"],
+        &["bench", "--runs", "0"],
+        &["bench", "--gateways", "0"],
+    ] {
         let (_, err, code) = common::run(args, "");
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains("must be positive"), "{err}");
@@ -105,4 +108,36 @@ fn runs_report_one_median_per_measurement() {
         );
         positive(m, "frames_per_s");
     }
+}
+
+#[test]
+fn many_gateways_and_cpu_per_op_beside_the_baseline() {
+    let lines = bench(&[
+        "--gateways",
+        "20",
+        "--concurrency",
+        "2",
+        "--measure",
+        "round-trips",
+        "--duration",
+        "0.6",
+        "--baseline",
+        "raw",
+        "--cpu",
+    ]);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for imp in ["relay", "raw"] {
+        let m = lines.iter().find(|m| m["impl"] == imp).unwrap_or_else(|| panic!("no {imp} in {lines:?}"));
+        assert_eq!((m["gateways"].as_u64(), m["concurrency"].as_u64()), (Some(20), Some(2)), "{m}");
+        positive(m, "round_trips_per_s");
+        // Both processes spent CPU on every round trip; a figure of a
+        // millisecond or more per round trip would mean the sum went wrong.
+        let cpu = positive(m, "cpu_us_per_op");
+        assert!(cpu < 1000.0, "cpu_us_per_op {cpu} in {m}");
+    }
+    let inbound = bench(&["--measure", "inbound", "--duration", "0.6", "--cpu"]);
+    assert_eq!(inbound.len(), 1, "{inbound:?}");
+    positive(&inbound[0], "cpu_us_per_op");
+    let without = bench(&["--measure", "inbound", "--duration", "0.3"]);
+    assert!(without[0].get("cpu_us_per_op").is_none(), "cpu figures only with --cpu: {without:?}");
 }

@@ -21,6 +21,7 @@
 //! connector in another (`--connector-for`, see `peer`): each side's peak
 //! RSS is then that run's, and the two sides share no allocator.
 
+mod cpu;
 mod peer;
 mod raw;
 mod relay;
@@ -37,6 +38,7 @@ pub(crate) use report::Measurement;
 pub(crate) const EXAMPLES: &str = "Examples:
   relay bench --baseline raw
   relay bench --runtime smol,tokio --concurrency 1,16,256,1024 --runs 3 --baseline raw --json
+  relay bench --gateways 1000 --concurrency 4 --measure round-trips --baseline raw --cpu
   relay bench --connections 10000 --skip-load
   relay bench --url ws://127.0.0.1:4000/relay --concurrency 1,64";
 
@@ -107,9 +109,17 @@ pub(crate) struct Args {
     /// Runtimes to measure, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "tokio")]
     runtime: Vec<RuntimeChoice>,
-    /// Requests in flight for the round-trip measurements, comma-separated.
+    /// Requests in flight for the round-trip measurements, comma-separated
+    /// (per gateway with `--gateways`).
     #[arg(long, value_delimiter = ',', default_value = "1,16,256,1024")]
     concurrency: Vec<usize>,
+    /// Active gateways (connections to one connector) of the round-trip
+    /// measurements, each with `--concurrency` requests in flight.
+    #[arg(long, default_value_t = 1)]
+    gateways: usize,
+    /// Also report the CPU time of both processes per round trip or frame.
+    #[arg(long)]
+    cpu: bool,
     /// Seconds per measurement (the first tenth is warm-up).
     #[arg(long, default_value_t = 2.0)]
     duration: f64,
@@ -154,6 +164,10 @@ pub(crate) struct Args {
 pub(crate) struct Plan {
     pub(crate) duration: Duration,
     pub(crate) websocket_buffer: usize,
+    /// Connections of a round-trip measurement.
+    pub(crate) gateways: usize,
+    /// Whether to add `cpu_us_per_op`.
+    pub(crate) cpu: bool,
 }
 
 /// Runs the measurements and prints them.
@@ -171,11 +185,22 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failure> {
             .map(|()| ExitCode::SUCCESS)
             .map_err(Failure::Runtime);
     }
-    if args.concurrency.contains(&0) || args.runs == 0 || !args.duration.is_finite() || args.duration <= 0.0 {
-        return Err(Failure::Usage("--concurrency, --runs and --duration must be positive".into()));
+    if args.concurrency.contains(&0)
+        || args.runs == 0
+        || args.gateways == 0
+        || !args.duration.is_finite()
+        || args.duration <= 0.0
+    {
+        return Err(Failure::Usage(
+            "--concurrency, --gateways, --runs and --duration must be positive".into(),
+        ));
     }
-    let plan =
-        Plan { duration: Duration::from_secs_f64(args.duration), websocket_buffer: args.websocket_buffer };
+    let plan = Plan {
+        duration: Duration::from_secs_f64(args.duration),
+        websocket_buffer: args.websocket_buffer,
+        gateways: args.gateways,
+        cpu: args.cpu,
+    };
     if let Some(imp) = args.single {
         let m = single(&args, imp, &plan).map_err(Failure::Runtime)?;
         report::emit(&m, true);
@@ -257,7 +282,11 @@ fn measure_in_child(
     command
         .args(["bench", "--single", imp.flag(), "--runtime", runtime.name(), "--measure", kind.flag()])
         .args(["--duration", &args.duration.to_string()])
-        .args(["--websocket-buffer", &args.websocket_buffer.to_string()]);
+        .args(["--websocket-buffer", &args.websocket_buffer.to_string()])
+        .args(["--gateways", &args.gateways.to_string()]);
+    if args.cpu {
+        command.arg("--cpu");
+    }
     if let Some(c) = concurrency {
         command.args(["--concurrency", &c.to_string()]);
     }

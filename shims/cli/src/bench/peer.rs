@@ -4,12 +4,12 @@
 //!
 //! The child (`relay bench --connector-for <role>`, hidden) starts the
 //! server, prints `url <url>`, serves until its stdin closes, then prints
-//! `rss <peak KiB>` and exits.
+//! `rss <peak KiB>` and `cpu <user + system seconds>` and exits.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
-use super::{RuntimeBox, RuntimeChoice, proc_kib, raw, relay};
+use super::{RuntimeBox, RuntimeChoice, cpu, proc_kib, raw, relay};
 
 /// What the child serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -33,6 +33,15 @@ impl Role {
             Self::RawPush => "raw-push",
         }
     }
+}
+
+/// What the connector-side child reports when it ends.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PeerFigures {
+    /// Its peak RSS.
+    pub(crate) rss_kib: Option<u64>,
+    /// Its CPU time, user + system.
+    pub(crate) cpu_s: Option<f64>,
 }
 
 /// A running connector-side child.
@@ -64,13 +73,21 @@ impl Peer {
         Ok(Self { child, stdout, url })
     }
 
-    /// Stops the child; its peak RSS in KiB.
-    pub(crate) fn finish(mut self) -> Option<u64> {
+    /// Stops the child; its peak RSS and CPU time.
+    pub(crate) fn finish(mut self) -> PeerFigures {
         drop(self.child.stdin.take());
+        let mut figures = PeerFigures::default();
         let mut line = String::new();
-        let _ = self.stdout.read_line(&mut line);
+        while matches!(self.stdout.read_line(&mut line), Ok(n) if n > 0) {
+            if let Some(kib) = line.trim().strip_prefix("rss ") {
+                figures.rss_kib = kib.parse().ok();
+            } else if let Some(seconds) = line.trim().strip_prefix("cpu ") {
+                figures.cpu_s = seconds.parse().ok();
+            }
+            line.clear();
+        }
         let _ = self.child.wait();
-        line.trim().strip_prefix("rss ")?.parse().ok()
+        figures
     }
 }
 
@@ -92,6 +109,9 @@ pub(crate) fn serve(rtb: RuntimeBox, role: Role, websocket_buffer: usize) -> Res
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
     stop();
     let _ = writeln!(out, "rss {}", proc_kib(None, "VmHWM").unwrap_or(0));
+    if let Some(seconds) = cpu::process_seconds() {
+        let _ = writeln!(out, "cpu {seconds}");
+    }
     let _ = out.flush();
     Ok(())
 }

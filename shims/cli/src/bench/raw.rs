@@ -238,7 +238,8 @@ fn request_line(id: u64) -> String {
     )
 }
 
-/// Round trips at concurrency `c`: one connection, `c` requests kept in flight.
+/// Round trips at concurrency `c`: `plan.gateways` connections, each with
+/// `c` requests kept in flight.
 pub(crate) fn round_trips(
     rtb: RuntimeBox,
     runtime: RuntimeChoice,
@@ -248,21 +249,47 @@ pub(crate) fn round_trips(
     let peer = Peer::spawn(Role::RawEcho, runtime, plan.websocket_buffer)?;
     let outcome =
         on_runtime!(rtb, |rt| rtb.block_on(client_round_trips(rt, peer.url.clone(), c, plan.clone())));
-    let connector_rss_kib = peer.finish();
-    let (mut latencies, seconds) = outcome?;
-    Ok(report::round_trips("raw", runtime.name(), c, &mut latencies, seconds, connector_rss_kib))
+    let figures = peer.finish();
+    let (mut latencies, seconds, ops) = outcome?;
+    let mut m =
+        report::round_trips("raw", runtime.name(), (c, plan.gateways), &mut latencies, seconds, figures);
+    if plan.cpu {
+        report::add_cpu(&mut m, ops, figures);
+    }
+    Ok(m)
 }
 
+/// Every connection's latencies after warm-up, the measured seconds and the
+/// round trips made (warm-up included).
 async fn client_round_trips<R: Runtime>(
     rt: R,
     url: String,
     c: usize,
     plan: Plan,
-) -> Result<(Vec<u64>, f64), String> {
-    let mut ws = dial(&rt, &url).await?;
+) -> Result<(Vec<u64>, f64, u64), String> {
     let start = Instant::now();
     let warm = start + plan.duration / 10;
     let end = start + plan.duration;
+    let connections = (0..plan.gateways).map(|_| one_connection(&rt, &url, c, warm, end));
+    let (mut latencies, mut ops) = (Vec::new(), 0);
+    for outcome in futures::future::join_all(connections).await {
+        let (more, n) = outcome?;
+        latencies.extend(more);
+        ops += n;
+    }
+    Ok((latencies, (end - warm).as_secs_f64(), ops))
+}
+
+/// One connection's round trips until `end`, `c` in flight.
+async fn one_connection<R: Runtime>(
+    rt: &R,
+    url: &str,
+    c: usize,
+    warm: Instant,
+    end: Instant,
+) -> Result<(Vec<u64>, u64), String> {
+    let mut ws = dial(rt, url).await?;
+    let mut ops = 0u64;
     let mut sent: VecDeque<(u64, Instant)> = VecDeque::with_capacity(c);
     let mut next_id = 0u64;
     let mut latencies = Vec::with_capacity(1 << 16);
@@ -277,6 +304,7 @@ async fn client_round_trips<R: Runtime>(
         let Message::Text(text) = message else { return Ok(()) };
         let reply: Reply<'_> = serde_json::from_str(text.as_str()).map_err(|e| e.to_string())?;
         let (id, at) = sent.pop_front().ok_or("an unexpected reply")?;
+        ops += 1;
         if reply.request_id != format!("{id:032x}") || !reply.result.success {
             return Err("a reply out of order".into());
         }
@@ -303,20 +331,25 @@ async fn client_round_trips<R: Runtime>(
         }
     }
     let _ = ws.close(None).await;
-    Ok((latencies, (end - warm).as_secs_f64()))
+    Ok((latencies, ops))
 }
 
 /// Frames pushed by a bare server and parsed (typed, borrowed) by a bare receiver.
 pub(crate) fn inbound(rtb: RuntimeBox, runtime: RuntimeChoice, plan: &Plan) -> Result<Measurement, String> {
     let peer = Peer::spawn(Role::RawPush, runtime, plan.websocket_buffer)?;
     let outcome = on_runtime!(rtb, |rt| rtb.block_on(client_inbound(rt, peer.url.clone(), plan.clone())));
-    let connector_rss_kib = peer.finish();
-    Ok(report::inbound("raw", runtime.name(), outcome?, connector_rss_kib))
+    let figures = peer.finish();
+    let (frames, bytes, seconds, ops) = outcome?;
+    let mut m = report::inbound("raw", runtime.name(), (frames, bytes, seconds), figures);
+    if plan.cpu {
+        report::add_cpu(&mut m, ops, figures);
+    }
+    Ok(m)
 }
 
-async fn client_inbound<R: Runtime>(rt: R, url: String, plan: Plan) -> Result<(u64, u64, f64), String> {
+async fn client_inbound<R: Runtime>(rt: R, url: String, plan: Plan) -> Result<(u64, u64, f64, u64), String> {
     let mut ws = dial(&rt, &url).await?;
-    let (mut frames, mut bytes, mut chars) = (0u64, 0u64, 0usize);
+    let (mut frames, mut bytes, mut chars, mut ops) = (0u64, 0u64, 0usize, 0u64);
     let mut window: Option<(Instant, Instant)> = None;
     while let Some(message) = ws.next().await {
         let Ok(Message::Text(text)) = message else { continue };
@@ -332,9 +365,10 @@ async fn client_inbound<R: Runtime>(rt: R, url: String, plan: Plan) -> Result<(u
             frames += 1;
             bytes += text.len() as u64;
         }
+        ops += 1;
     }
     std::hint::black_box(chars);
     drop(ws);
     let Some((warm, end)) = window else { return Err("no frame arrived".into()) };
-    Ok((frames, bytes, (end - warm).as_secs_f64()))
+    Ok((frames, bytes, (end - warm).as_secs_f64(), ops))
 }

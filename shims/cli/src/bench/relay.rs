@@ -148,34 +148,44 @@ pub(crate) fn round_trips(
     plan: &Plan,
     url: Option<&str>,
 ) -> Result<Measurement, String> {
+    let gateways = plan.gateways;
     let peer = match url {
         Some(_) => None,
         None => Some(Peer::spawn(Role::RelayEcho, runtime, plan.websocket_buffer)?),
     };
     let url = url.map(str::to_owned).or_else(|| peer.as_ref().map(|p| p.url.clone())).expect("one of them");
     let outcome = on_runtime!(rtb, |rt| rtb.block_on(client_round_trips(rt, url, c, plan.clone())));
-    let connector_rss_kib = peer.and_then(Peer::finish);
-    let (mut latencies, seconds) = outcome?;
-    Ok(report::round_trips("relay", runtime.name(), c, &mut latencies, seconds, connector_rss_kib))
+    let figures = peer.map(Peer::finish).unwrap_or_default();
+    let (mut latencies, seconds, ops) = outcome?;
+    let mut m = report::round_trips("relay", runtime.name(), (c, gateways), &mut latencies, seconds, figures);
+    if plan.cpu {
+        report::add_cpu(&mut m, ops, figures);
+    }
+    Ok(m)
 }
 
+/// `plan.gateways` clients on one connector, each with `c` requests in
+/// flight: the latencies after warm-up, the measured seconds and every round
+/// trip made (warm-up included). Any failed request fails the run.
 async fn client_round_trips<R: Runtime>(
     rt: R,
     url: String,
     c: usize,
     plan: Plan,
-) -> Result<(Vec<u64>, f64), String> {
+) -> Result<(Vec<u64>, f64, u64), String> {
     let config = client_config(&plan, (c * 2).max(10_000));
-    let (client, events) =
-        relay_driver::connect(rt, &url, config).await.map_err(|e| format!("cannot connect: {e}"))?;
+    let connects = (0..plan.gateways).map(|_| relay_driver::connect(rt.clone(), &url, config.clone()));
+    let mut clients = Vec::with_capacity(plan.gateways);
+    for outcome in futures::future::join_all(connects).await {
+        clients.push(outcome.map_err(|e| format!("cannot connect: {e}"))?);
+    }
     let start = Instant::now();
     let warm = start + plan.duration / 10;
     let end = start + plan.duration;
-    let loops = (0..c).map(|_| {
-        let client = client.clone();
-        async move {
+    let loops =
+        clients.iter().flat_map(|(client, _)| (0..c).map(move |_| client.clone())).map(|client| async move {
             let mut latencies = Vec::with_capacity(4096);
-            let mut errors = 0u64;
+            let (mut ops, mut errors) = (0u64, 0u64);
             while Instant::now() < end {
                 let t = Instant::now();
                 match client.send("c1", "hi").await {
@@ -183,19 +193,20 @@ async fn client_round_trips<R: Runtime>(
                     Ok(_) => {}
                     Err(_) => errors += 1,
                 }
+                ops += 1;
             }
-            (latencies, errors)
-        }
-    });
+            (latencies, ops, errors)
+        });
     let results = futures::future::join_all(loops).await;
-    client.close().await;
-    drop(events);
-    let errors: u64 = results.iter().map(|(_, e)| e).sum();
+    futures::future::join_all(clients.iter().map(|(client, _)| client.close())).await;
+    drop(clients);
+    let errors: u64 = results.iter().map(|(_, _, e)| e).sum();
     if errors > 0 {
         return Err(format!("{errors} requests failed"));
     }
-    let latencies = results.into_iter().flat_map(|(l, _)| l).collect();
-    Ok((latencies, (end - warm).as_secs_f64()))
+    let ops = results.iter().map(|(_, ops, _)| ops).sum();
+    let latencies = results.into_iter().flat_map(|(l, _, _)| l).collect();
+    Ok((latencies, (end - warm).as_secs_f64(), ops))
 }
 
 /// The inbound corpus: events as the connector holds them, and the bytes of each on the wire.
@@ -227,8 +238,13 @@ pub(crate) fn inbound(
     let peer = Peer::spawn(Role::RelayPush, runtime, plan.websocket_buffer)?;
     let outcome =
         on_runtime!(rtb, |rt| rtb.block_on(client_inbound(rt, peer.url.clone(), sizes, plan.clone())));
-    let connector_rss_kib = peer.finish();
-    Ok(report::inbound("relay", runtime.name(), outcome?, connector_rss_kib))
+    let figures = peer.finish();
+    let (frames, bytes, seconds, ops) = outcome?;
+    let mut m = report::inbound("relay", runtime.name(), (frames, bytes, seconds), figures);
+    if plan.cpu {
+        report::add_cpu(&mut m, ops, figures);
+    }
+    Ok(m)
 }
 
 async fn client_inbound<R: Runtime>(
@@ -236,7 +252,7 @@ async fn client_inbound<R: Runtime>(
     url: String,
     sizes: Vec<u64>,
     plan: Plan,
-) -> Result<(u64, u64, f64), String> {
+) -> Result<(u64, u64, f64, u64), String> {
     let (client, mut events) = relay_driver::connect(rt, &url, client_config(&plan, 10_000))
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
@@ -261,7 +277,7 @@ async fn client_inbound<R: Runtime>(
     drop(client);
     drop(events);
     let Some((warm, end)) = window else { return Err("no inbound frame arrived".into()) };
-    Ok((frames, bytes, (end - warm).as_secs_f64()))
+    Ok((frames, bytes, (end - warm).as_secs_f64(), index as u64))
 }
 
 /// The child process of `--connections`: holds `n` idle gateways until stdin closes.
@@ -271,7 +287,7 @@ pub(crate) fn idle_child(
     n: usize,
     websocket_buffer: usize,
 ) -> Result<(), String> {
-    let plan = Plan { duration: Duration::ZERO, websocket_buffer };
+    let plan = Plan { duration: Duration::ZERO, websocket_buffer, gateways: 1, cpu: false };
     let url = url.to_owned();
     on_runtime!(rtb, |rt| rtb.block_on(async move {
         let mut config = client_config(&plan, 16);

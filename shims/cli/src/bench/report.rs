@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::peer::PeerFigures;
+
 /// The reference Python implementation on this machine kind (2 cores,
 /// loopback, both peers on one machine): fixed figures, it is not run here.
 const REFERENCE_RT_C1: f64 = 2_850.0;
@@ -22,6 +24,9 @@ pub(crate) struct Measurement {
     pub(crate) runtime: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) concurrency: Option<usize>,
+    /// Gateways (connections), each with `concurrency` requests in flight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) gateways: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) round_trips_per_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,6 +56,10 @@ pub(crate) struct Measurement {
     /// Peak RSS of the process holding the idle gateways.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) client_rss_kib: Option<u64>,
+    /// CPU time of both processes (user + system) per round trip or frame,
+    /// in µs (`--cpu`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cpu_us_per_op: Option<f64>,
     /// How many runs the figures are medians of (load measurements).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) runs: Option<usize>,
@@ -75,6 +84,7 @@ pub(crate) fn median(runs: Vec<Measurement>) -> Option<Measurement> {
         mb_per_s: mid(runs.iter().map(|m| m.mb_per_s)),
         rss_kib: mid(runs.iter().map(|m| m.rss_kib)),
         connector_rss_kib: mid(runs.iter().map(|m| m.connector_rss_kib)),
+        cpu_us_per_op: mid(runs.iter().map(|m| m.cpu_us_per_op)),
         runs: Some(runs.len()),
         ..first
     })
@@ -85,10 +95,10 @@ pub(crate) fn median(runs: Vec<Measurement>) -> Option<Measurement> {
 pub(crate) fn round_trips(
     imp: &str,
     runtime: &str,
-    concurrency: usize,
+    (concurrency, gateways): (usize, usize),
     latencies: &mut [u64],
     seconds: f64,
-    connector_rss_kib: Option<u64>,
+    peer: PeerFigures,
 ) -> Measurement {
     latencies.sort_unstable();
     let at = |q: f64| -> Option<f64> {
@@ -103,13 +113,14 @@ pub(crate) fn round_trips(
         imp: imp.into(),
         runtime: runtime.into(),
         concurrency: Some(concurrency),
+        gateways: Some(gateways),
         round_trips_per_s: Some(latencies.len() as f64 / seconds),
         p50_us: at(0.5),
         p90_us: at(0.9),
         p99_us: at(0.99),
         max_us: latencies.last().map(|m| *m as f64 / 1000.0),
         rss_kib: super::proc_kib(None, "VmHWM"),
-        connector_rss_kib,
+        connector_rss_kib: peer.rss_kib,
         ..Measurement::default()
     }
 }
@@ -119,7 +130,7 @@ pub(crate) fn inbound(
     imp: &str,
     runtime: &str,
     (frames, bytes, seconds): (u64, u64, f64),
-    connector_rss_kib: Option<u64>,
+    peer: PeerFigures,
 ) -> Measurement {
     Measurement {
         kind: "inbound".into(),
@@ -128,8 +139,18 @@ pub(crate) fn inbound(
         frames_per_s: Some(frames as f64 / seconds),
         mb_per_s: Some(bytes as f64 / seconds / 1e6),
         rss_kib: super::proc_kib(None, "VmHWM"),
-        connector_rss_kib,
+        connector_rss_kib: peer.rss_kib,
         ..Measurement::default()
+    }
+}
+
+/// Adds `cpu_us_per_op`: this process's CPU time so far and the connector
+/// process's, over the `ops` round trips or frames of the whole run (warm-up
+/// included, like the CPU time). Left out when either time is unknown (a
+/// connector given by `--url` reports none).
+pub(crate) fn add_cpu(m: &mut Measurement, ops: u64, peer: PeerFigures) {
+    if let (Some(own), Some(theirs), true) = (super::cpu::process_seconds(), peer.cpu_s, ops > 0) {
+        m.cpu_us_per_op = Some((own + theirs) / ops as f64 * 1e6);
     }
 }
 
@@ -143,6 +164,9 @@ pub(crate) fn emit(m: &Measurement, json: bool) {
     if let Some(c) = m.concurrency {
         line += &format!(" c={c:<5}");
     }
+    if let Some(g) = m.gateways.filter(|g| *g > 1) {
+        line += &format!(" gateways={g}");
+    }
     if let (Some(r), Some(p50), Some(p90), Some(p99), Some(max)) =
         (m.round_trips_per_s, m.p50_us, m.p90_us, m.p99_us, m.max_us)
     {
@@ -150,6 +174,9 @@ pub(crate) fn emit(m: &Measurement, json: bool) {
     }
     if let (Some(f), Some(mb)) = (m.frames_per_s, m.mb_per_s) {
         line += &format!(" {f:>10.0} frames/s  {mb:>7.1} MB/s");
+    }
+    if let Some(cpu) = m.cpu_us_per_op {
+        line += &format!("  cpu {cpu:.2} µs/op");
     }
     if let Some(n) = m.connections {
         line += &format!(" {n} idle gateways");
@@ -171,12 +198,15 @@ pub(crate) fn emit(m: &Measurement, json: bool) {
 
 /// Prints relay's figures as ratios to the raw baseline and the reference.
 pub(crate) fn summary(all: &[Measurement]) {
-    let find = |kind: &str, imp: &str, runtime: &str, c: Option<usize>| {
-        all.iter().find(|m| m.kind == kind && m.imp == imp && m.runtime == runtime && m.concurrency == c)
+    let find = |kind: &str, imp: &str, runtime: &str, c: Option<usize>, g: Option<usize>| {
+        all.iter().find(|m| {
+            m.kind == kind && m.imp == imp && m.runtime == runtime && m.concurrency == c && m.gateways == g
+        })
     };
     let mut printed_header = false;
     for m in all.iter().filter(|m| m.imp == "relay") {
-        let raw = find(&m.kind, "raw", &m.runtime, m.concurrency);
+        let raw = find(&m.kind, "raw", &m.runtime, m.concurrency, m.gateways);
+        let cpu_ratio = raw.and_then(|raw| Some(m.cpu_us_per_op? / raw.cpu_us_per_op?));
         let mut parts = Vec::new();
         match m.kind.as_str() {
             "round_trips" => {
@@ -184,13 +214,19 @@ pub(crate) fn summary(all: &[Measurement]) {
                 if let Some(raw) = raw {
                     parts.push(format!("{:.2}× raw rate", rate / raw.round_trips_per_s.unwrap_or(f64::NAN)));
                     parts.push(format!("{:.2}× raw p50", p50 / raw.p50_us.unwrap_or(f64::NAN)));
+                    parts.push(format!(
+                        "{:.2}× raw p99",
+                        m.p99_us.unwrap_or(0.0) / raw.p99_us.unwrap_or(f64::NAN)
+                    ));
                 }
                 match m.concurrency {
-                    Some(1) => {
+                    Some(1) if m.gateways == Some(1) => {
                         parts.push(format!("{:.1}× reference rate", rate / REFERENCE_RT_C1));
                         parts.push(format!("{:.2}× reference p50", p50 / REFERENCE_P50_C1_US));
                     }
-                    Some(256) => parts.push(format!("{:.1}× reference rate", rate / REFERENCE_RT_C256)),
+                    Some(256) if m.gateways == Some(1) => {
+                        parts.push(format!("{:.1}× reference rate", rate / REFERENCE_RT_C256));
+                    }
                     _ => {}
                 }
             }
@@ -203,11 +239,17 @@ pub(crate) fn summary(all: &[Measurement]) {
             }
             _ => continue,
         }
+        if let Some(ratio) = cpu_ratio {
+            parts.push(format!("{ratio:.2}× raw CPU per op"));
+        }
         if !printed_header {
             println!("\nrelay vs raw baseline (same run) and the reference implementation:");
             printed_header = true;
         }
-        let c = m.concurrency.map(|c| format!(" c={c}")).unwrap_or_default();
+        let mut c = m.concurrency.map(|c| format!(" c={c}")).unwrap_or_default();
+        if let Some(g) = m.gateways.filter(|g| *g > 1) {
+            c += &format!(" gateways={g}");
+        }
         println!("  {} {}{c}: {}", m.kind, m.runtime, parts.join(", "));
     }
 }
