@@ -41,6 +41,8 @@ mod tests {
             assert_eq!(&text[12..13], "4", "version nibble");
             assert!(matches!(&text[16..17], "8" | "9" | "a" | "b"), "RFC 4122 variant");
             assert_eq!(RequestId::parse(&text), Some(id));
+            assert_eq!(id.to_hex(), text);
+            assert_eq!(text, format!("{:032x}", id.0), "the digits, high nibble first");
         }
         assert_ne!(IdGenerator::new(8).next_id(), IdGenerator::new(7).next_id());
     }

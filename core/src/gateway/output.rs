@@ -12,7 +12,7 @@ pub struct RequestId(pub(crate) u128);
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(std::str::from_utf8(&self.hex_digits()).map_err(|_| fmt::Error)?)
+        f.write_str(self.encode(&mut [0; uuid::fmt::Simple::LENGTH]))
     }
 }
 
@@ -39,16 +39,12 @@ impl RequestId {
     /// The wire text (`{:032x}`), without the formatting machinery: it is
     /// written once per request.
     pub(crate) fn to_hex(self) -> String {
-        self.hex_digits().iter().map(|&b| char::from(b)).collect()
+        self.encode(&mut [0; uuid::fmt::Simple::LENGTH]).to_owned()
     }
 
-    fn hex_digits(self) -> [u8; 32] {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut text = [0u8; 32];
-        for (i, digit) in text.iter_mut().enumerate() {
-            *digit = HEX[((self.0 >> (124 - 4 * i)) & 0xf) as usize];
-        }
-        text
+    /// The 32 lowercase hex digits, written into `buffer`.
+    fn encode(self, buffer: &mut [u8; uuid::fmt::Simple::LENGTH]) -> &str {
+        uuid::Uuid::from_u128(self.0).simple().encode_lower(buffer)
     }
 }
 

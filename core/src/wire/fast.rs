@@ -1,9 +1,10 @@
 //! The fast decode: typed frames read straight from the line by sonic-rs.
 //!
-//! `inbound` frames, the ones a peer sends every second, are read field by
-//! field into their types, strings copied once from the line into the field
-//! that keeps them; other frame types are read into the member list their
-//! `from_reader`s take. Either way the rules are the strict decoder's: the
+//! `inbound` frames, the ones a peer sends every second, and the frames of a
+//! request's round trip (`outbound` with a `send` action, `outbound_result`)
+//! are read field by field into their types, strings copied once from the
+//! line into the field that keeps them; other frame types are read into the
+//! member list their `from_reader`s take. Either way the rules are the strict decoder's: the
 //! last of duplicate keys wins (each occurrence overwrites the field), `null`
 //! reads as absent, unknown keys land in `extra`.
 //!
@@ -81,6 +82,11 @@ impl<'de> Visitor<'de> for FrameVisitor<'_> {
                 unreachable!("an inbound frame was just put there")
             };
             return read_inbound(map, inbound);
+        }
+        match frame_type {
+            FrameType::Outbound => return ops::read_outbound(map, self.frame),
+            FrameType::OutboundResult => return ops::read_outbound_result(map, self.frame),
+            _ => {}
         }
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(4));
         while let Some(key) = map.next_key_seed(KeySeed)? {
@@ -387,6 +393,9 @@ impl<'de> Visitor<'de> for ValueSeed {
         Ok(Value::Object(object))
     }
 }
+
+#[path = "fast_ops.rs"]
+mod ops;
 
 #[path = "fast_typed.rs"]
 mod typed;

@@ -22,7 +22,7 @@ use futures::{AsyncRead, AsyncWrite, Sink, Stream};
 use relay_core::SocketMachine;
 use relay_core::gateway::CloseFrame;
 
-use crate::metrics::{self, Side};
+use crate::metrics::{FrameCounters, Side};
 use crate::recording::{Direction, Recorded, Recorder};
 use crate::{BoxFuture, Runtime};
 
@@ -43,7 +43,7 @@ const COALESCE_BYTES: usize = 64 * 1024;
 /// Where a machine's actions go.
 #[derive(Debug)]
 pub(crate) struct Outbox<E> {
-    side: Side,
+    frames_out: FrameCounters,
     messages: VecDeque<Message>,
     /// Lines not yet put in a message (each ends with its `\n`).
     text: String,
@@ -57,7 +57,7 @@ pub(crate) struct Outbox<E> {
 impl<E> Outbox<E> {
     fn new(side: Side) -> Self {
         Self {
-            side,
+            frames_out: FrameCounters::new(side, "out"),
             messages: VecDeque::new(),
             text: String::new(),
             queued_bytes: 0,
@@ -67,7 +67,7 @@ impl<E> Outbox<E> {
     }
 
     pub(crate) fn send_line(&mut self, line: String) {
-        metrics::frames(self.side, "out", line.as_bytes());
+        self.frames_out.count(line.as_bytes());
         if !self.text.is_empty() && self.text.len() + line.len() > COALESCE_BYTES {
             self.seal();
         }
@@ -148,6 +148,7 @@ pub(crate) struct SocketLoop<'a, R: Runtime, S, E: Endpoint> {
     commands: &'a mut mpsc::Receiver<E::Command>,
     events: mpsc::Sender<E::Event>,
     out: Outbox<E::Event>,
+    frames_in: FrameCounters,
     unflushed: bool,
     /// The clock, read once per turn of the loop: every input of one turn
     /// shares it (a turn lasts microseconds; a clock read per message was a
@@ -192,6 +193,7 @@ where
             commands,
             events,
             out: Outbox::new(E::SIDE),
+            frames_in: FrameCounters::new(E::SIDE, "in"),
             unflushed: false,
             sleep: None,
             waiting: VecDeque::new(),
@@ -323,7 +325,7 @@ where
                 _ => None,
             };
             if let Some(data) = data {
-                metrics::frames(E::SIDE, "in", data);
+                self.frames_in.count(data);
                 if let Some(tap) = &self.tap {
                     tap(data);
                 }
