@@ -11,7 +11,7 @@ use relay_core::gateway::{
 use relay_core::wire::ActionResult;
 
 use crate::client::{Command, IdleOutcome, Shared};
-use crate::metrics::{self, Side};
+use crate::metrics::{self, RequestMetrics, Side};
 use crate::socket::{Endpoint, Outbox};
 use crate::{ClientEvent, ConnectionEvent};
 
@@ -43,6 +43,7 @@ pub(crate) struct GatewaySide {
     pub(crate) went_idle: bool,
     /// Why the machine closed, once it did.
     pub(crate) reason: Option<CloseReason>,
+    requests: RequestMetrics,
 }
 
 impl GatewaySide {
@@ -63,13 +64,14 @@ impl GatewaySide {
             ready_at: None,
             went_idle: false,
             reason: None,
+            requests: RequestMetrics::default(),
         }
     }
 
     fn settle(&mut self, now: Instant, id: RequestId, outcome: Result<ActionResult, RequestError>) {
         if let Some(Waiter { reply, op, asked, span }) = self.waiters.remove(&id) {
             let outcome_label = outcome_name(&outcome);
-            metrics::request(op, outcome_label, now.saturating_duration_since(asked));
+            self.requests.settled(op, outcome_label, now.saturating_duration_since(asked));
             span.in_scope(|| tracing::debug!(outcome = outcome_label, "settled"));
             let _ = reply.send(outcome);
         }
@@ -138,7 +140,7 @@ impl Endpoint for GatewaySide {
                         self.waiters.insert(id, Waiter { reply, op, asked: now, span });
                     }
                     Err(error) => {
-                        metrics::request(op, "failed", std::time::Duration::ZERO);
+                        self.requests.settled(op, "failed", std::time::Duration::ZERO);
                         let _ = reply.send(Err(error));
                     }
                 }

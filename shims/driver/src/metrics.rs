@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use metrics::{Counter, counter, gauge, histogram};
+use metrics::{Counter, Histogram, counter, gauge, histogram};
 use relay_core::wire::{DiagnosticKind, FrameType};
 
 /// Which end of the protocol a connection is.
@@ -121,11 +121,34 @@ pub(crate) fn diagnostic(side: Side, kind: DiagnosticKind) {
     counter!("relay_diagnostics_total", "side" => side.as_str(), "kind" => kind.as_str()).increment(1);
 }
 
-/// A request settled after `elapsed`: `outcome` is `ok`, `failed`,
-/// `timed_out` or `ambiguous`.
-pub(crate) fn request(op: &'static str, outcome: &'static str, elapsed: Duration) {
-    counter!("relay_requests_total", "op" => op, "outcome" => outcome).increment(1);
-    histogram!("relay_request_duration_seconds", "op" => op).record(elapsed.as_secs_f64());
+/// `relay_requests_total` and `relay_request_duration_seconds` of one
+/// gateway connection: handles registered on first use of each label set,
+/// as [`FrameCounters`] does, since a request settles every few µs. A
+/// connection uses a handful of (op, outcome) pairs, so a list is the map.
+#[derive(Debug, Default)]
+pub(crate) struct RequestMetrics {
+    counters: Vec<(&'static str, &'static str, Counter)>,
+    durations: Vec<(&'static str, Histogram)>,
+}
+
+impl RequestMetrics {
+    /// A request for `op` settled after `elapsed`: `outcome` is `ok`,
+    /// `failed`, `timed_out` or `ambiguous`.
+    pub(crate) fn settled(&mut self, op: &'static str, outcome: &'static str, elapsed: Duration) {
+        if !self.counters.iter().any(|(o, r, _)| *o == op && *r == outcome) {
+            let counter = counter!("relay_requests_total", "op" => op, "outcome" => outcome);
+            self.counters.push((op, outcome, counter));
+        }
+        if !self.durations.iter().any(|(o, _)| *o == op) {
+            self.durations.push((op, histogram!("relay_request_duration_seconds", "op" => op)));
+        }
+        if let Some((_, _, counter)) = self.counters.iter().find(|(o, r, _)| *o == op && *r == outcome) {
+            counter.increment(1);
+        }
+        if let Some((_, duration)) = self.durations.iter().find(|(o, _)| *o == op) {
+            duration.record(elapsed.as_secs_f64());
+        }
+    }
 }
 
 /// The label of `op`: the ops of PROTOCOL §5 as themselves, any other as
