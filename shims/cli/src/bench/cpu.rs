@@ -4,11 +4,18 @@
 //! when its side is done: the kernel sums every thread there, the ones that
 //! already ended included, which a per-thread clock would miss.
 
+/// The unit of `/proc` CPU times: the kernel's `USER_HZ`, which its ABI
+/// fixes at 100 on every architecture but alpha (what `sysconf(_SC_CLK_TCK)`
+/// returns). A constant rather than the auxiliary-vector read of a syscall
+/// crate, which does not survive valgrind, the tool instruction counts of a
+/// run come from.
+const TICKS_PER_SECOND: f64 = 100.0;
+
 /// This process's user + system CPU seconds so far; `None` where `/proc` is
 /// not there to say.
 pub(crate) fn process_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    ticks_from_stat(&stat).map(|ticks| ticks as f64 / rustix::param::clock_ticks_per_second() as f64)
+    ticks_from_stat(&stat).map(|ticks| ticks as f64 / TICKS_PER_SECOND)
 }
 
 /// `utime + stime` (fields 14 and 15) of a `/proc/<pid>/stat` line. The

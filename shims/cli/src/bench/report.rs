@@ -60,6 +60,10 @@ pub(crate) struct Measurement {
     /// in µs (`--cpu`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) cpu_us_per_op: Option<f64>,
+    /// The round trips or frames `cpu_us_per_op` is over (`--cpu`): the
+    /// whole run, warm-up included; what instruction counts of a run divide by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) ops: Option<u64>,
     /// How many runs the figures are medians of (load measurements).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) runs: Option<usize>,
@@ -85,6 +89,7 @@ pub(crate) fn median(runs: Vec<Measurement>) -> Option<Measurement> {
         rss_kib: mid(runs.iter().map(|m| m.rss_kib)),
         connector_rss_kib: mid(runs.iter().map(|m| m.connector_rss_kib)),
         cpu_us_per_op: mid(runs.iter().map(|m| m.cpu_us_per_op)),
+        ops: mid(runs.iter().map(|m| m.ops)),
         runs: Some(runs.len()),
         ..first
     })
@@ -149,6 +154,7 @@ pub(crate) fn inbound(
 /// included, like the CPU time). Left out when either time is unknown (a
 /// connector given by `--url` reports none).
 pub(crate) fn add_cpu(m: &mut Measurement, ops: u64, peer: PeerFigures) {
+    m.ops = Some(ops);
     if let (Some(own), Some(theirs), true) = (super::cpu::process_seconds(), peer.cpu_s, ops > 0) {
         m.cpu_us_per_op = Some((own + theirs) / ops as f64 * 1e6);
     }
