@@ -413,6 +413,9 @@ impl Frame {
 
     /// This frame as a compact JSON line (with its `\n`), ready for a WebSocket text message.
     pub fn encode_line(&self) -> String {
+        if let Some(line) = super::encode_fast::line(self) {
+            return line;
+        }
         // `to_string` knows its output is UTF-8 and skips the validation a
         // `String::from_utf8` of our own buffer would repeat over every byte.
         let mut line = serde_json::to_string(self).expect("wire frames always serialize");

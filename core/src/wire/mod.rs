@@ -10,6 +10,7 @@ mod action;
 mod codec;
 mod descriptor;
 mod diagnostic;
+mod encode_fast;
 mod event;
 mod fast;
 mod forward;
