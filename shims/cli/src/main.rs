@@ -57,6 +57,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc for every subcommand: the networked ones allocate a few times
+/// per frame (strings of decoded frames, encoded lines, queue nodes), which
+/// glibc's allocator served with a slow path of its own.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The `--help` examples of `relay` itself.
 const EXAMPLES: &str = "Examples:
   echo '{\"type\":\"going_idle\"}' | relay decode
