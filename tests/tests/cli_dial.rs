@@ -204,6 +204,15 @@ fn dial_routes_replies_and_acks_buffered_events(config: ServerConfig) {
 
 #[test]
 fn a_revoked_secret_stops_dial_with_one_sentence() {
+    revoked_secret_stops_dial(false);
+}
+
+#[test]
+fn a_revoked_secret_is_exit_1_also_when_stdin_ends_right_after() {
+    revoked_secret_stops_dial(true);
+}
+
+fn revoked_secret_stops_dial(close_stdin_after: bool) {
     let rt = runtime();
     let verifier = |secret: &str| TokenVerifier::new(Secret::new(secret)).with_max_lifetime(3600);
     let config =
@@ -226,6 +235,9 @@ fn a_revoked_secret_stops_dial_with_one_sentence() {
     rt.block_on(handle.close(conn)).expect("close the connection");
     run.expect("lost", |v| v["connection"] == "lost");
     run.expect("revoked", |v| v == &json!({"connection": "revoked"}));
+    if close_stdin_after {
+        run.close_stdin();
+    }
     let finished = run.wait();
     assert_eq!(finished.code, 1, "{:?}", finished.lines);
     let stderr = finished.stderr;

@@ -227,7 +227,9 @@ impl Session {
         }
         let _ = tokio::time::timeout(CLOSE_LIMIT, self.drain(events)).await;
         match stopped {
-            Some(_) if self.revoked => Err(Failure::Runtime(format!(
+            // Revoked is final also when the end of stdin came first: the
+            // secret is refused whatever was still being read.
+            _ if self.revoked => Err(Failure::Runtime(format!(
                 "the connector revoked this gateway's upgrade secret (close 4401 twice); {}",
                 config::SECRET_FIX
             ))),
