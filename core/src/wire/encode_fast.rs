@@ -83,8 +83,13 @@ fn optional(out: &mut String, value: Option<&str>) {
 /// (lowercase hex), everything else as it is.
 fn string(out: &mut String, text: &str) {
     out.push('"');
+    let bytes = text.as_bytes();
     let mut start = 0;
-    for (i, &byte) in text.as_bytes().iter().enumerate() {
+    loop {
+        let clean = start + clean_prefix(&bytes[start..]);
+        // Every escaped byte is ASCII, so `start..clean` ends on a character boundary.
+        out.push_str(&text[start..clean]);
+        let Some(&byte) = bytes.get(clean) else { break };
         let short = match byte {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -93,11 +98,8 @@ fn string(out: &mut String, text: &str) {
             b'\t' => "\\t",
             0x08 => "\\b",
             0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
+            _ => "",
         };
-        // Every escaped byte is ASCII, so `start..i` falls on character boundaries.
-        out.push_str(&text[start..i]);
         if short.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.push_str("\\u00");
@@ -106,10 +108,31 @@ fn string(out: &mut String, text: &str) {
         } else {
             out.push_str(short);
         }
-        start = i + 1;
+        start = clean + 1;
     }
-    out.push_str(&text[start..]);
     out.push('"');
+}
+
+/// How many leading bytes of `bytes` need no escape. Eight at a time: a word
+/// holding a byte below 0x20, a `"` or a `\` stops the fast loop (the test
+/// may also stop early, never late), and the bytes from there are looked at
+/// one by one.
+fn clean_prefix(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        if control | has_zero(w ^ (ONES * u64::from(b'"'))) | has_zero(w ^ (ONES * u64::from(b'\\'))) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    i + bytes[i..].iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').unwrap_or(bytes.len() - i)
 }
 
 #[cfg(test)]
@@ -124,11 +147,30 @@ mod tests {
     #[test]
     fn strings_escape_as_serde_json_escapes_them() {
         let every_ascii: String = (0u8..128).map(char::from).collect();
-        for text in [every_ascii.as_str(), "", "plain", "é日😀\u{7f}\u{2028}", "\"\\/", "a\u{0}b\u{1f}"] {
+        let long = "0123456789abcdef\"0123456\\789abcdef\u{1}01234567é日😀\u{7f}89abcdef".repeat(3);
+        for text in
+            [every_ascii.as_str(), "", "plain", "é日😀\u{7f}\u{2028}", "\"\\/", "a\u{0}b\u{1f}", &long]
+        {
             let mut ours = String::new();
             string(&mut ours, text);
             assert_eq!(ours, serde_json::to_string(text).unwrap(), "{text:?}");
         }
+    }
+
+    #[test]
+    fn the_word_scan_stops_where_a_byte_scan_stops() {
+        fn prop(text: String, cut: u8) -> bool {
+            let mut bytes = text.into_bytes();
+            // Put an escaped byte somewhere now and then, past the first word too.
+            if cut % 3 == 0 && !bytes.is_empty() {
+                let at = usize::from(cut) % bytes.len();
+                bytes.insert(at, [b'"', b'\\', 0x01, b'\n'][usize::from(cut) % 4]);
+            }
+            let naive =
+                bytes.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').unwrap_or(bytes.len());
+            clean_prefix(&bytes) == naive
+        }
+        QuickCheck::new().tests(2000).quickcheck(prop as fn(String, u8) -> bool);
     }
 
     #[test]
