@@ -62,6 +62,9 @@ pub(crate) struct Common {
     /// Run only these checks (comma-separated names; see `shims/cli/CLI.md`).
     #[arg(long, value_delimiter = ',', value_name = "CHECK,…")]
     pub(crate) only: Vec<String>,
+    /// Print the checks (name, section, what passes) and exit without running any.
+    #[arg(long)]
+    pub(crate) list: bool,
 }
 
 /// Runs one mode; exit 0 when no check failed, 1 when one did.

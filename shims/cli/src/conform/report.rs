@@ -113,6 +113,26 @@ impl Reporter {
     }
 }
 
+/// `relay conform … --list`: one line per check of `table` (JSON with `json`),
+/// nothing run.
+pub(crate) fn list<J>(table: &[Check<J>], json: bool) -> Result<ExitCode, Failure> {
+    let mut out = Out::new();
+    for check in table {
+        let line = if json {
+            JsonObject::new()
+                .field("check", check.name)
+                .field("section", check.section)
+                .field("passes", check.passes)
+                .finish()
+        } else {
+            format!("{:<28} {:<4} {}", check.name, check.section, check.passes)
+        };
+        out.line(&line)?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `word` in the outcome's ANSI colour: green, red, yellow.
 fn paint(outcome: Outcome, word: &str) -> String {
     let colour = match outcome {

@@ -32,6 +32,9 @@ const CHECK_BUDGET: Duration = Duration::from_secs(10);
 
 /// Runs the selected checks in table order, each bounded, and reports them.
 pub(crate) fn run(args: Args) -> Result<ExitCode, Failure> {
+    if args.common.list {
+        return super::report::list(checks::TABLE, args.common.json);
+    }
     let selected = check::select(checks::TABLE, &args.common.only)?;
     let probe = Probe { url: args.url };
     let mut reporter = Reporter::new(args.common.json);
