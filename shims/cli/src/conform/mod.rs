@@ -26,7 +26,7 @@ use clap::Subcommand;
 use crate::stdio::Failure;
 
 pub(crate) use check::Check;
-pub(crate) use report::{Outcome, Reporter, Verdict};
+pub(crate) use report::{Reporter, Verdict};
 
 /// The longest a whole run may take, against any peer, including one that
 /// never answers (the contract promises 60 s; the rest is slack for start-up

@@ -99,10 +99,20 @@ impl Reporter {
         self.out.flush()
     }
 
+    /// Prints a line that comes before every verdict (e.g. where the run
+    /// listens, so a program can point its peer there), flushed at once.
+    pub(crate) fn preamble(&mut self, line: &str) -> Result<(), Failure> {
+        self.out.line(line)?;
+        self.out.flush()
+    }
+
     /// Prints the summary; exit 0 when nothing failed, else 1.
     pub(crate) fn finish(mut self) -> Result<ExitCode, Failure> {
         let line = if self.json {
-            let counts = JsonObject::new().field("pass", &self.pass).field("fail", &self.fail).field("skip", &self.skip);
+            let counts = JsonObject::new()
+                .field("pass", &self.pass)
+                .field("fail", &self.fail)
+                .field("skip", &self.skip);
             JsonObject::new().object("summary", counts).finish()
         } else {
             format!("\n{} passed, {} failed, {} skipped", self.pass, self.fail, self.skip)
