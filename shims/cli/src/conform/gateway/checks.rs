@@ -277,11 +277,12 @@ fn request_ids_unique(obs: &Observation) -> Verdict {
             ));
         }
         if let Some(first) = seen.insert(id, conn) {
-            return Verdict::fail(format!(
-                "request id {id} was used twice (connection {} and connection {}).",
-                first + 1,
-                conn + 1
-            ));
+            let place = if first == conn {
+                format!("on connection {}", conn + 1)
+            } else {
+                format!("on connections {} and {}", first + 1, conn + 1)
+            };
+            return Verdict::fail(format!("request id {id} was used twice ({place})."));
         }
     }
     if seen.is_empty() {

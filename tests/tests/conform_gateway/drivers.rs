@@ -1,0 +1,76 @@
+//! The conforming gateways the kit is run against, each driven the way an
+//! application would: requests sent once connected, every buffered frame
+//! acked once "in custody".
+
+use std::time::Duration;
+
+use relay_core::gateway::Identity;
+use relay_core::policy::Secret;
+use relay_driver::{ClientConfig, ClientEvent, ConnectionEvent};
+use serde_json::Value;
+
+use super::cli_net::{Running, relay_command};
+use super::support::{self, Rt};
+
+/// Gateway id and secret of the runs with upgrade auth.
+pub(crate) const GATEWAY_ID: &str = "gw-conform";
+pub(crate) const SECRET: &str = "conform-s3cret";
+
+/// The two actions every driver sends once connected.
+const ACTIONS: [&str; 2] = [
+    r#"{"op":"send","chat_id":"conform-chat","content":"hello","reply_to":null,"metadata":{}}"#,
+    r#"{"op":"typing","chat_id":"conform-chat"}"#,
+];
+
+/// `relay dial URL` with its stdin driven: the actions once connected, an
+/// `ack` for every `bufferId` it prints; returns when it stops (revoked).
+pub(crate) fn relay_dial(url: &str, auth: bool) {
+    let mut args = vec!["dial", url];
+    if auth {
+        args.extend(["--gateway-id", GATEWAY_ID, "--secret", SECRET]);
+    }
+    let mut dial = Running::spawn(relay_command(&args, &[]));
+    loop {
+        let line = dial.next_line("relay dial's output");
+        let Ok(value) = serde_json::from_str::<Value>(&line) else { continue };
+        if value["connection"] == "connected" {
+            for action in ACTIONS {
+                dial.send(action);
+            }
+        }
+        let buffer_id = value["inbound"]["bufferId"].as_str().or(value["passthrough"]["bufferId"].as_str());
+        if let Some(id) = buffer_id {
+            dial.send(&serde_json::json!({ "ack": id }).to_string());
+        }
+        if value["connection"] == "revoked" {
+            break;
+        }
+    }
+    let finished = dial.finish();
+    assert_eq!(finished.code, 1, "relay dial stops when revoked: {}", finished.stderr);
+}
+
+/// The library client on `rt` with a small application: two requests once
+/// connected, an ack for every buffered event; returns when revoked.
+pub(crate) fn library(runtime: &str, url: &str, auth: bool) {
+    let url = url.to_owned();
+    support::run_on(runtime, Duration::from_secs(70), move |rt: Rt| async move {
+        let mut config = ClientConfig::default().with_identities([Identity::new("discord", "lib")]);
+        if auth {
+            config = config.with_auth(GATEWAY_ID, Secret::new(SECRET).expect("a secret"));
+        }
+        let (client, mut events) = rt.connect(&url, config).await.expect("the library client connects");
+        client.send("conform-chat", "hello").await.expect("the kit answers");
+        client.typing("conform-chat", None).await.expect("the kit answers");
+        while let Some(event) = events.next().await {
+            match event {
+                ClientEvent::Inbound { buffer_id: Some(id), .. }
+                | ClientEvent::Passthrough { buffer_id: Some(id), .. } => {
+                    client.ack(&id).await.expect("the ack goes out");
+                }
+                ClientEvent::Connection(ConnectionEvent::Revoked | ConnectionEvent::Stopped { .. }) => break,
+                _ => {}
+            }
+        }
+    });
+}
