@@ -55,6 +55,16 @@ fn library_client_on_smol_passes_every_check() {
     kit.finish(started).assert_passes(&ALWAYS_SKIPPED, "the smol client");
 }
 
+#[test]
+fn python_gateway_passes_every_check() {
+    let (kit, started) = Kit::start(&["--expect-requests", "--expect-acks", "--secret", drivers::SECRET]);
+    let gateway = drivers::python(&kit.url, true);
+    let report = kit.finish(started);
+    drivers::python_report(gateway);
+    report.assert_passes(&ALWAYS_SKIPPED, "the Python gateway");
+    assert!(report.checks["hello_shape"].1.contains("discord:py-1, telegram:py-2"), "{:?}", report.checks);
+}
+
 /// Runs the fake with `defect` (auth on) under a strict kit.
 fn run_fake(defect: Defect) -> kit::Report {
     let (kit, started) = Kit::start(&["--expect-requests", "--expect-acks", "--secret", "fake-secret"]);

@@ -2,6 +2,7 @@
 //! application would: requests sent once connected, every buffered frame
 //! acked once "in custody".
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use relay_core::gateway::Identity;
@@ -10,6 +11,7 @@ use relay_driver::{ClientConfig, ClientEvent, ConnectionEvent};
 use serde_json::Value;
 
 use super::cli_net::{Running, relay_command};
+use super::interop;
 use super::support::{self, Rt};
 
 /// Gateway id and secret of the runs with upgrade auth.
@@ -73,4 +75,27 @@ pub(crate) fn library(runtime: &str, url: &str, auth: bool) {
             }
         }
     });
+}
+
+/// Starts `tests/python/gateway.py conform`, the reference-style Python
+/// gateway, with two identities.
+pub(crate) fn python(url: &str, auth: bool) -> Running {
+    let python = interop::python();
+    let mut command = python.script("gateway.py");
+    command.args(["conform", "--url", url, "--identity", "discord:py-1", "--identity", "telegram:py-2"]);
+    if auth {
+        command.args(["--gateway-id", GATEWAY_ID, "--secret", SECRET]);
+    }
+    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    Running::spawn(command)
+}
+
+/// Checks the Python gateway's report once the session is over: revoked,
+/// having ignored the duplicate and the unknown result.
+pub(crate) fn python_report(mut gateway: Running) {
+    let report = gateway.expect("the Python gateway's report", |v| v["event"] == "report");
+    assert_eq!(report["revoked"], true, "{report}");
+    assert!(report["ignored_results"].as_u64() >= Some(2), "the duplicate and the unknown result: {report}");
+    let finished = gateway.finish();
+    assert_eq!(finished.code, 0, "{}", finished.stderr);
 }

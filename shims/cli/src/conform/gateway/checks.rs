@@ -69,7 +69,7 @@ pub(crate) const TABLE: &[Check<Judge>] = &[
     Check {
         name: "revoked_4401",
         section: "§8",
-        passes: "after 4401 unauthorized one immediate re-dial; after a second 4401 on it, no dial for 8 s",
+        passes: "after 4401 unauthorized one immediate re-dial; after a second 4401 on it, no dial for 9 s",
         judge: timing::revoked_4401,
     },
     Check {

@@ -36,7 +36,7 @@ const STRIKE_WAIT: Duration = Duration::from_secs(9);
 /// How long the gateway is watched for dials after its secret was revoked:
 /// longer than attempt 3 of the ladder (4–8 s), where a gateway that took
 /// the second strike for a drop would re-dial.
-pub(super) const REVOKED_WATCH: Duration = Duration::from_secs(8);
+pub(super) const REVOKED_WATCH: Duration = Duration::from_secs(9);
 /// How often a wait looks at the transcript.
 const POLL: Duration = Duration::from_millis(10);
 
