@@ -142,6 +142,7 @@ fn usage_problems_exit_2() {
         &["conform", "gateway", "--listen", "127.0.0.1:0", "--wait-secs", "31"],
         &["conform", "gateway", "--listen", "127.0.0.1:0", "--secret", " "],
     ];
+    common::relay_path(); // built before the clock starts
     for args in bad {
         let started = Instant::now();
         let (stdout, stderr, code) = common::run(args, "");

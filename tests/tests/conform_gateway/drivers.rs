@@ -48,7 +48,8 @@ pub(crate) fn relay_dial(url: &str, auth: bool) {
             break;
         }
     }
-    let finished = dial.finish();
+    // Stdin stays open: the revocation alone must end it.
+    let finished = dial.wait();
     assert_eq!(finished.code, 1, "relay dial stops when revoked: {}", finished.stderr);
 }
 

@@ -134,18 +134,19 @@ fn upgrade_token(obs: &Observation) -> Verdict {
         }
     }
     let dials = obs.connections.len();
+    let counted = plural(dials, "dial");
     match (with_token, obs.verifier.is_some()) {
         (0, _) => Verdict::pass(format!(
-            "none of the {dials} dials carried an Authorization header, as expected without --secret (pass --secret to check upgrade auth)."
+            "{counted}, none with an Authorization header, as expected without --secret (pass --secret to check upgrade auth)."
         )),
         (n, false) if n < dials => Verdict::fail(format!(
             "{n} of {dials} dials carried a token and the others none; a gateway with auth sends one on every dial."
         )),
         (_, true) => {
-            Verdict::pass(format!("all {dials} dials carried a token that verifies, minted for that dial."))
+            Verdict::pass(format!("{counted}, each with a token that verifies, minted for that dial."))
         }
         (_, false) => Verdict::pass(format!(
-            "all {dials} dials carried a well-formed token minted for that dial; signatures not verified (pass --secret)."
+            "{counted}, each with a well-formed token minted for that dial; signatures not verified (pass --secret)."
         )),
     }
 }
@@ -226,8 +227,8 @@ fn hello_shape(obs: &Observation) -> Verdict {
         }
     }
     Verdict::pass(format!(
-        "{} connections opened with one hello per identity ({shown}).",
-        obs.connections.len()
+        "{} opened with one hello per identity ({shown}).",
+        plural(obs.connections.len(), "connection")
     ))
 }
 
@@ -241,7 +242,7 @@ fn requests_held(obs: &Observation) -> Verdict {
             .iter()
             .find(|f| f.kind() != Some("hello") && conn.descriptor_at.is_none_or(|d| f.at < d));
         if let Some(frame) = early {
-            let what = frame.kind().map_or_else(|| "a line".to_owned(), |k| format!("an {k} frame"));
+            let what = frame.kind().map_or_else(|| "a line".to_owned(), |k| format!("a {k:?} frame"));
             let when = match conn.descriptor_at {
                 Some(d) => format!("{} ms before its first descriptor", millis(d.saturating_sub(frame.at))),
                 None => "although no descriptor was sent".to_owned(),
@@ -253,8 +254,8 @@ fn requests_held(obs: &Observation) -> Verdict {
         }
     }
     Verdict::pass(format!(
-        "nothing but hellos came before the first descriptor on any of {} connections.",
-        obs.connections.len()
+        "nothing but hellos came before the first descriptor on any of {}.",
+        plural(obs.connections.len(), "connection")
     ))
 }
 
@@ -292,7 +293,7 @@ fn request_ids_unique(obs: &Observation) -> Verdict {
             "have its application send some (or pass --expect-requests)",
         );
     }
-    Verdict::pass(format!("{} request ids, all distinct UUIDv4s in simple form.", seen.len()))
+    Verdict::pass(format!("{}, all distinct UUIDv4s in simple form.", plural(seen.len(), "request id")))
 }
 
 /// 32 lowercase hex digits with `4` as the version nibble.
@@ -412,8 +413,8 @@ fn going_idle_on_close(obs: &Observation) -> Verdict {
     let bare = closes.iter().find(|(_, c)| !c.frames.iter().any(|f| f.kind() == Some("going_idle")));
     match (bare, offered) {
         (None, _) => Verdict::pass(format!(
-            "each of the gateway's {} clean closes came after going_idle.",
-            closes.len()
+            "each of the gateway's {} came after going_idle.",
+            plural(closes.len(), "clean close")
         )),
         (Some((i, _)), Some(offer)) => Verdict::fail(format!(
             "connection {} was closed cleanly without going_idle, though the gateway sent going_idle on connection {}.",
@@ -425,6 +426,11 @@ fn going_idle_on_close(obs: &Observation) -> Verdict {
             i + 1
         )),
     }
+}
+
+/// `n` and `word`, with an `s` unless `n` is 1.
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
 /// Whole milliseconds, for details.

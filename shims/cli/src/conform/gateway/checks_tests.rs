@@ -219,7 +219,7 @@ fn nothing_but_hellos_before_the_descriptor() {
     assert_only(
         &obs,
         "requests_held",
-        "connection 1 got an outbound frame 300 ms before its first descriptor",
+        "connection 1 got a \"outbound\" frame 300 ms before its first descriptor",
     );
 
     let mut obs = conforming();

@@ -23,6 +23,17 @@ use super::observation::{Connection, End, EndedBy, Observation, Received, Result
 
 /// How long a closing connection is still read for the gateway's last frames.
 const CLOSE_DRAIN: Duration = Duration::from_secs(2);
+/// Connections beyond this many are not served (a dialling storm must not
+/// grow the transcript without bound); the checks see the ones before.
+const MAX_CONNECTIONS: usize = 100;
+/// Lines kept per connection; later ones are still answered, not recorded.
+const MAX_LINES: usize = 10_000;
+/// The longest line kept whole; a longer one is recorded by its start.
+const MAX_LINE: usize = 1 << 20;
+/// Hellos answered per connection at most.
+const MAX_HELLOS: usize = 64;
+/// How long to back off when accepting fails (e.g. out of file descriptors).
+const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 
 /// What the scenario tells a connection to do.
 #[derive(Debug)]
@@ -79,7 +90,7 @@ impl Shared {
     /// Records a line of connection `conn`.
     fn record(&self, conn: usize, received: Received) {
         self.with(|s| {
-            if let Some(c) = s.obs.connections.get_mut(conn) {
+            if let Some(c) = s.obs.connections.get_mut(conn).filter(|c| c.frames.len() < MAX_LINES) {
                 c.frames.push(received);
             }
         });
@@ -99,7 +110,13 @@ impl Shared {
 /// Accepts connections on `listener` until the task is dropped, each on a task of its own.
 pub(super) async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     loop {
-        let Ok((tcp, _)) = Tokio::accept(&listener).await else { continue };
+        let Ok((tcp, _)) = Tokio::accept(&listener).await else {
+            tokio::time::sleep(ACCEPT_RETRY).await;
+            continue;
+        };
+        if shared.with(|s| s.obs.connections.len()) >= MAX_CONNECTIONS {
+            continue;
+        }
         let accepted_at = shared.now();
         let accepted_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let shared = Arc::clone(&shared);
@@ -260,17 +277,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                 return None;
             }
         };
-        self.pending.extend_from_slice(&bytes);
         let mut requests = Vec::new();
-        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
-            let raw: Vec<u8> = self.pending.drain(..=end).collect();
+        for piece in bytes.split_inclusive(|&b| b == b'\n') {
+            // A line past the maximum keeps its start only: memory stays bounded.
+            let room = MAX_LINE.saturating_sub(self.pending.len());
+            let (keep, complete) = (&piece[..piece.len().min(room)], piece.ends_with(b"\n"));
+            self.pending.extend_from_slice(keep);
+            if !complete {
+                continue;
+            }
+            let raw = std::mem::take(&mut self.pending);
             let line = String::from_utf8_lossy(&raw).trim_end_matches(['\n', '\r']).to_owned();
             if line.trim().is_empty() {
                 continue;
             }
             let received = Received::new(self.shared.now(), line);
             match received.kind() {
-                Some("hello") => {
+                Some("hello") if self.hellos.len() < MAX_HELLOS => {
                     self.hellos.push(received.str_field("platform").unwrap_or("relay").to_owned())
                 }
                 Some("outbound") => requests.extend(received.str_field("requestId").map(str::to_owned)),
