@@ -12,6 +12,7 @@ mod observation;
 mod scenario;
 mod timing;
 mod tokens;
+mod upgrade;
 
 use std::net::ToSocketAddrs as _;
 use std::process::ExitCode;
