@@ -16,6 +16,7 @@ use super::support::{self, Rt};
 
 /// Gateway id and secret of the runs with upgrade auth.
 pub(crate) const GATEWAY_ID: &str = "gw-conform";
+/// The secret of those runs.
 pub(crate) const SECRET: &str = "conform-s3cret";
 
 /// The two actions every driver sends once connected.

@@ -141,10 +141,12 @@ fn request_id(rng: &mut ChaCha8Rng) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// One frame per text message, as the reference writes.
 fn line(frame: &Value) -> Message {
     Message::text(format!("{frame}\n"))
 }
 
+/// A `send` request under `id`.
 fn outbound(id: &str) -> Message {
     line(&json!({"type": "outbound", "requestId": id,
         "action": {"op": "send", "chat_id": "c", "content": "fake", "reply_to": null, "metadata": {}}}))

@@ -13,6 +13,7 @@ pub(crate) const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 /// A started `relay conform gateway --listen 127.0.0.1:0 --json …`.
 pub(crate) struct Kit {
+    /// The child process.
     running: Running,
     /// Where the gateway must dial.
     pub(crate) url: String,

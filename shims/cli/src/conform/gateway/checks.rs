@@ -98,6 +98,8 @@ fn silent(expected: bool, what: &str, drive: &str) -> Verdict {
     if expected { Verdict::fail(format!("{what}.")) } else { Verdict::skip(format!("{what}; {drive}.")) }
 }
 
+/// `hello_shape`: a connector answers hellos in order, so an identity announced
+/// twice, or a hello after other frames, shifts which descriptor means what.
 fn hello_shape(obs: &Observation) -> Verdict {
     if let Err(verdict) = reached(obs, Step::Handshake) {
         return verdict;
@@ -140,6 +142,8 @@ fn hello_shape(obs: &Observation) -> Verdict {
     ))
 }
 
+/// `requests_held`: until the first descriptor the gateway does not know which
+/// ops the connector accepts, so anything but a hello is premature.
 fn requests_held(obs: &Observation) -> Verdict {
     if let Err(verdict) = reached(obs, Step::Handshake) {
         return verdict;
@@ -167,6 +171,8 @@ fn requests_held(obs: &Observation) -> Verdict {
     ))
 }
 
+/// `request_ids_unique`: a connector may key results and dedupe by request id,
+/// across connections and gateways, so ids must never repeat.
 fn request_ids_unique(obs: &Observation) -> Verdict {
     if let Err(verdict) = reached(obs, Step::Handshake) {
         return verdict;
@@ -211,6 +217,8 @@ fn is_uuid4_simple(id: &str) -> bool {
         && id.as_bytes().get(12) == Some(&b'4')
 }
 
+/// `results_ignored`: a connector may answer twice or answer what it never got;
+/// the gateway must settle each request once and carry on.
 fn results_ignored(obs: &Observation) -> Verdict {
     if let Err(verdict) = reached(obs, Step::Requests) {
         return verdict;
@@ -241,6 +249,8 @@ fn results_ignored(obs: &Observation) -> Verdict {
     ))
 }
 
+/// `pushes_tolerated`: message boundaries carry no meaning and bad lines are
+/// skipped, so no chunking or garbage may cost the connection.
 fn pushes_tolerated(obs: &Observation) -> Verdict {
     if let Err(verdict) = reached(obs, Step::Pushes) {
         return verdict;
@@ -259,6 +269,8 @@ fn pushes_tolerated(obs: &Observation) -> Verdict {
     }
 }
 
+/// `buffered_acked`: the connector keeps a buffered frame until it is acked, so a
+/// missing ack replays it forever and a stray ack names nothing.
 fn buffered_acked(obs: &Observation) -> Verdict {
     if let Err(verdict) = reached(obs, Step::Buffered) {
         return verdict;
@@ -302,6 +314,8 @@ fn buffered_acked(obs: &Observation) -> Verdict {
     Verdict::pass(format!("all {sent} buffered frames were acked by bufferId, and nothing else was."))
 }
 
+/// `going_idle_on_close`: a gateway that buffers through `going_idle` loses live
+/// frames when it closes without it.
 fn going_idle_on_close(obs: &Observation) -> Verdict {
     if let Err(verdict) = reached(obs, Step::Handshake) {
         return verdict;

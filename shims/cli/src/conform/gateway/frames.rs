@@ -33,6 +33,7 @@ pub(super) fn descriptor(platform: &str) -> String {
     line(&json!({"type": "descriptor", "descriptor": descriptor_body(platform)}))
 }
 
+/// The descriptor object itself, for `platform`.
 fn descriptor_body(platform: &str) -> Value {
     json!({
         "contract_version": 1,

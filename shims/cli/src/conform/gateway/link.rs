@@ -161,7 +161,9 @@ pub(super) async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<S
 struct Link<S> {
     /// Its index in the transcript.
     conn: usize,
+    /// The transcript it writes to.
     shared: Arc<Shared>,
+    /// The socket.
     ws: WebSocketStream<S>,
     /// Bytes of a line not yet complete.
     pending: Vec<u8>,

@@ -39,6 +39,8 @@ fn on_ladder(delay: Duration, attempt: u32, after: &str) -> Result<String, Strin
     }
 }
 
+/// `redial_ladder`: without backoff a fleet of gateways hammers a connector
+/// that just restarted.
 pub(super) fn redial_ladder(obs: &Observation) -> Verdict {
     if let Err(verdict) = reached(obs, Step::Drops) {
         return verdict;
@@ -60,6 +62,8 @@ pub(super) fn redial_ladder(obs: &Observation) -> Verdict {
     Verdict::pass(format!("re-dialled {}.", seen.join(", then ")))
 }
 
+/// `expired_4401`: an expired token only needs a fresh one on the next dial;
+/// it is neither a strike nor a reason to stop.
 pub(super) fn expired_4401(obs: &Observation) -> Verdict {
     if let Err(verdict) = reached(obs, Step::Expired) {
         return verdict;
@@ -77,6 +81,8 @@ pub(super) fn expired_4401(obs: &Observation) -> Verdict {
     }
 }
 
+/// `revoked_4401`: one fresh token settles a secret being rotated; a second
+/// refusal means the secret is gone, and re-dialing is pointless.
 pub(super) fn revoked_4401(obs: &Observation) -> Verdict {
     if let Err(verdict) = reached(obs, Step::Revoked) {
         return verdict;

@@ -8,13 +8,16 @@ use super::observation::{Connection, Observation, Step};
 use super::tokens;
 use crate::conform::Verdict;
 
-/// How far a token's `exp` may fall short of, or exceed, dial time + 300 s
+/// How far a token's `exp` may fall short of dial time + 300 s
 /// (clocks tick in whole seconds, and the upgrade takes a moment).
 const EXP_EARLY: u64 = 3;
+/// How far it may exceed it.
 const EXP_LATE: u64 = 2;
 /// The lifetime §8 gives a token.
 const TOKEN_LIFETIME: u64 = 300;
 
+/// `upgrade_token`: a connector verifies every upgrade; a reused token expires
+/// mid-fleet and a missing one is refused.
 pub(super) fn upgrade_token(obs: &Observation) -> Verdict {
     if let Err(verdict) = reached(obs, Step::Handshake) {
         return verdict;
