@@ -88,7 +88,7 @@ fn the_defect_free_fake_passes_every_check() {
 
 #[test]
 fn each_defect_fails_exactly_its_check() {
-    let table: [(Defect, &str); 10] = [
+    let table: [(Defect, &str); 11] = [
         (Defect::ReusesRequestId, "request_ids_unique"),
         (Defect::NoBackoff, "redial_ladder"),
         (Defect::IgnoresRevocation, "revoked_4401"),
@@ -99,6 +99,7 @@ fn each_defect_fails_exactly_its_check() {
         (Defect::ReusesToken, "upgrade_token"),
         (Defect::AcksLiveFrames, "buffered_acked"),
         (Defect::ExpiredAsStrike, "expired_4401"),
+        (Defect::UnauthorizedAsDrop, "revoked_4401"),
     ];
     // All at once: each run mostly waits on the ladder.
     let runs: Vec<_> = table

@@ -37,6 +37,8 @@ pub(crate) enum Defect {
     ReusesToken,
     /// Acks live frames too, under a made-up bufferId.
     AcksLiveFrames,
+    /// Takes every 4401 for a dropped connection: the ladder, no strikes.
+    UnauthorizedAsDrop,
     /// Takes 4401 expired for an unauthorized strike and re-dials at once.
     ExpiredAsStrike,
 }
@@ -70,7 +72,7 @@ enum Ended {
     Lost,
 }
 
-/// Runs the fake against `url` until it stops (revoked, or a defect makes it quit).
+/// Runs the fake against `url` until it stops (revoked, the kit gone, or a defect makes it quit).
 pub(crate) async fn run(url: String, defect: Defect, auth: Option<Auth>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed());
     let once = auth.as_ref().map(token);
@@ -89,7 +91,10 @@ pub(crate) async fn run(url: String, defect: Defect, auth: Option<Auth>) {
         let ended = connection(&url, authorization, defect, dials, &mut sent, &mut rng).await;
         let delay = match ended {
             Ended::Stop => return,
-            Ended::Rejected(reason, ready) if reason != "expired" || defect == Defect::ExpiredAsStrike => {
+            Ended::Rejected(reason, ready)
+                if defect != Defect::UnauthorizedAsDrop
+                    && (reason != "expired" || defect == Defect::ExpiredAsStrike) =>
+            {
                 if strike_redial && !ready {
                     if defect != Defect::IgnoresRevocation || redials_after_revocation == 3 {
                         return;
@@ -166,7 +171,8 @@ async fn connection(
         let Ok(value) = value.parse() else { return Ended::Stop };
         request.headers_mut().insert("authorization", value);
     }
-    let Ok((mut ws, _)) = async_tungstenite::tokio::connect_async(request).await else { return Ended::Lost };
+    // A refused dial means the kit has finished: nothing is left to test.
+    let Ok((mut ws, _)) = async_tungstenite::tokio::connect_async(request).await else { return Ended::Stop };
     let hello = line(&json!({"type": "hello", "platform": "discord", "botId": "fake"}));
     let mut opening = vec![hello.clone()];
     if defect == Defect::DuplicateHello {

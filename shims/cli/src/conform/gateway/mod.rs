@@ -28,7 +28,7 @@ use observation::Observation;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Where to listen (`host:port`; port 0 picks one, printed on stderr).
-    #[arg(long)]
+    #[arg(long, value_name = "ADDR")]
     pub(crate) listen: Option<String>,
     /// An upgrade secret the gateway's tokens must verify with (repeatable: a rotation list).
     #[arg(long, value_name = "S")]
