@@ -1,7 +1,7 @@
 //! The gateway checks, one entry per rule; each judges the session's
 //! transcript and nothing else, so it can be tested on a hand-made one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::observation::{Connection, EndedBy, Observation, Step};
@@ -19,7 +19,7 @@ pub(crate) const TABLE: &[Check<Judge>] = &[
     Check {
         name: "hello_shape",
         section: "§3",
-        passes: "every connection opens with its hellos, each with a string platform and botId, one per identity",
+        passes: "every connection opens with its hellos, each with a string platform and botId, one per identity, the same on every connection",
         judge: hello_shape,
     },
     Check {
@@ -104,10 +104,10 @@ fn hello_shape(obs: &Observation) -> Verdict {
     if let Err(verdict) = reached(obs, Step::Handshake) {
         return verdict;
     }
-    let mut shown = String::new();
+    let mut first: Option<Vec<String>> = None;
     for (i, conn) in obs.connections.iter().enumerate() {
         let n = i + 1;
-        let mut identities = BTreeSet::new();
+        let mut announced: Vec<String> = Vec::new();
         let mut other_seen = false;
         for frame in &conn.frames {
             if frame.kind() != Some("hello") {
@@ -126,20 +126,40 @@ fn hello_shape(obs: &Observation) -> Verdict {
                     frame.line
                 ));
             };
-            if !identities.insert((platform.to_owned(), bot_id.to_owned())) {
+            let identity = format!("{platform}:{bot_id}");
+            if announced.contains(&identity) {
                 return Verdict::fail(format!(
-                    "connection {n} sent two hellos for {platform}:{bot_id}; one per identity (§3)."
+                    "connection {n} sent two hellos for {identity}; one per identity (§3)."
                 ));
             }
+            announced.push(identity);
         }
-        if i == 0 {
-            shown = identities.iter().map(|(p, b)| format!("{p}:{b}")).collect::<Vec<_>>().join(", ");
+        // A connection refused before its handshake may end mid-hellos.
+        if conn.descriptor_at.is_none() {
+            continue;
+        }
+        match &first {
+            None => first = Some(announced),
+            Some(expected) if *expected != announced => {
+                return Verdict::fail(format!(
+                    "connection {n} announced {} where connection 1 announced {}; every connection sends one hello per identity, in configured order (§3).",
+                    list(&announced),
+                    list(expected)
+                ));
+            }
+            Some(_) => {}
         }
     }
     Verdict::pass(format!(
-        "{} opened with one hello per identity ({shown}).",
-        plural(obs.connections.len(), "connection")
+        "{} opened with the same hellos, one per identity ({}).",
+        plural(obs.connections.len(), "connection"),
+        list(first.as_deref().unwrap_or_default())
     ))
+}
+
+/// Identities for a detail: `discord:b1, slack:b2`, or `none`.
+fn list(identities: &[String]) -> String {
+    if identities.is_empty() { "none".to_owned() } else { identities.join(", ") }
 }
 
 /// `requests_held`: until the first descriptor the gateway does not know which

@@ -210,6 +210,16 @@ fn hellos_come_first_one_per_identity() {
     let mut obs = conforming();
     obs.connections[2].frames[0] = frame(7505, json!({"type": "hello", "platform": "discord"}));
     assert_fails(&obs, "hello_shape", "without a string platform and botId");
+
+    let mut obs = conforming();
+    obs.connections[3]
+        .frames
+        .push(frame(10_506, json!({"type": "hello", "platform": "slack", "botId": "s"})));
+    assert_only(
+        &obs,
+        "hello_shape",
+        "connection 4 announced discord:b1, slack:s where connection 1 announced discord:b1",
+    );
 }
 
 #[test]
