@@ -134,6 +134,32 @@ fn no_gateway_dialling_fails_every_check_within_the_budget() {
 }
 
 #[test]
+fn a_hostile_gateway_gets_verdicts_not_a_crash() {
+    let (kit, started) = Kit::start(&[]);
+    let url = kit.url.clone();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    rt.block_on(async move {
+        use async_tungstenite::tungstenite::Message;
+        use futures::StreamExt as _;
+        let (mut ws, _) = async_tungstenite::tokio::connect_async(url.as_str()).await.expect("the kit accepts");
+        let garbage = [
+            Message::binary(vec![0xff, 0xfe, b'\n', 0xc3]),
+            Message::text("x".repeat(3 << 20)),
+            Message::text("\n{\"type\":\"hello\",\"platform\":7}\n[]\n"),
+            Message::text("{\"type\":\"outbound\",\"requestId\":null}\n{\"type\":\"hello\",\"platform\":\"relay\",\"botId\":\"\"}\n"),
+        ];
+        for message in garbage {
+            ws.send(message).await.expect("the kit reads");
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), ws.next()).await;
+    });
+    let report = kit.finish(started);
+    assert_eq!(report.checks.len(), 11, "{}", report.stdout);
+    assert_eq!(report.code, 1, "{}", report.stdout);
+    assert_eq!(report.checks["hello_shape"].0, "fail", "{}", report.stdout);
+}
+
+#[test]
 fn usage_problems_exit_2() {
     let bad: [&[&str]; 6] = [
         &["conform", "gateway"],

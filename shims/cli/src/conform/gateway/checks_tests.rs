@@ -176,6 +176,10 @@ fn tokens_must_verify_and_be_minted_for_each_dial() {
     assert_fails(&obs, "upgrade_token", "never expires");
 
     let mut obs = conforming();
+    obs.connections[2].authorization = bearer(u64::MAX);
+    assert_fails(&obs, "upgrade_token", "s after now + 300 s");
+
+    let mut obs = conforming();
     obs.connections[0].path = "/".into();
     assert_fails(&obs, "upgrade_token", "dial 1 upgraded on \"/\"");
 }

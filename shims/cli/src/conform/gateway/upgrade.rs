@@ -80,18 +80,18 @@ fn judge_token(obs: &Observation, dial: usize, conn: &Connection, header: &str) 
             }
         }
     }
-    let due = conn.accepted_unix + TOKEN_LIFETIME;
+    let due = conn.accepted_unix.saturating_add(TOKEN_LIFETIME);
     if token.exp == 0 {
         return Err(format!("the token of dial {dial} never expires (exp 0); §8 mints exp = now + 300 s."));
     }
-    if token.exp + EXP_EARLY < due {
+    if token.exp.saturating_add(EXP_EARLY) < due {
         return Err(format!(
             "the token of dial {dial} expires at {}, {} s before one minted for that dial would (now + 300 s): is one token reused across dials?",
             token.exp,
             due - token.exp
         ));
     }
-    if token.exp > due + EXP_LATE {
+    if token.exp > due.saturating_add(EXP_LATE) {
         return Err(format!(
             "the token of dial {dial} expires at {}, {} s after now + 300 s.",
             token.exp,
