@@ -42,6 +42,24 @@ fn relay_dial_with_upgrade_auth_passes_every_check() {
 }
 
 #[test]
+fn relay_dial_without_reconnect_fails_the_ladder_and_reaches_no_4401() {
+    let (kit, started) = Kit::start(&STRICT);
+    drivers::relay_dial_with(&kit.url, &["--no-reconnect"], "lost");
+    let report = kit.finish(started);
+    assert_eq!(report.with("fail"), ["redial_ladder"], "{}", report.stdout);
+    assert_eq!(
+        report.with("skip"),
+        ["expired_4401", "going_idle_on_close", "revoked_4401"],
+        "{}",
+        report.stdout
+    );
+    let (_, detail) = &report.checks["redial_ladder"];
+    assert_eq!(detail, "the gateway did not dial again within 5 s after drop 1.");
+    assert!(report.checks["revoked_4401"].1.starts_with("not reached: the gateway did not dial again"));
+    assert_eq!(report.code, 1);
+}
+
+#[test]
 fn library_client_on_tokio_passes_every_check() {
     let (kit, started) = Kit::start(&["--expect-requests", "--expect-acks", "--secret", drivers::SECRET]);
     drivers::library("tokio", &kit.url, true);

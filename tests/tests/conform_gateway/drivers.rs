@@ -28,10 +28,17 @@ const ACTIONS: [&str; 2] = [
 /// `relay dial URL` with its stdin driven: the actions once connected, an
 /// `ack` for every `bufferId` it prints; returns when it stops (revoked).
 pub(crate) fn relay_dial(url: &str, auth: bool) {
-    let mut args = vec!["dial", url];
+    let mut args = vec![];
     if auth {
         args.extend(["--gateway-id", GATEWAY_ID, "--secret", SECRET]);
     }
+    relay_dial_with(url, &args, "revoked");
+}
+
+/// As [`relay_dial`], with `extra` flags, until it prints `{"connection": last}`.
+pub(crate) fn relay_dial_with(url: &str, extra: &[&str], last: &str) {
+    let mut args = vec!["dial", url];
+    args.extend_from_slice(extra);
     let mut dial = Running::spawn(relay_command(&args, &[]));
     loop {
         let line = dial.next_line("relay dial's output");
@@ -45,13 +52,13 @@ pub(crate) fn relay_dial(url: &str, auth: bool) {
         if let Some(id) = buffer_id {
             dial.send(&serde_json::json!({ "ack": id }).to_string());
         }
-        if value["connection"] == "revoked" {
+        if value["connection"] == last {
             break;
         }
     }
-    // Stdin stays open: the revocation alone must end it.
+    // Stdin stays open: the revocation (or the lost connection) alone must end it.
     let finished = dial.wait();
-    assert_eq!(finished.code, 1, "relay dial stops when revoked: {}", finished.stderr);
+    assert_eq!(finished.code, 1, "relay dial stops for good: {}", finished.stderr);
 }
 
 /// The library client on `rt` with a small application: two requests once
