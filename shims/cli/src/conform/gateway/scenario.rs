@@ -75,13 +75,24 @@ async fn script(shared: &Shared, url: &str) -> Result<(), Cut> {
     enter(shared, Step::Handshake);
     handshake(shared, 0, Step::Handshake).await?;
     shared.with(|s| s.hold = LATER_HOLD);
+    requests(shared).await?;
+    pushes(shared).await?;
+    buffered(shared).await?;
+    reconnects(shared).await
+}
 
+/// Waits for the application's first request (the link answers it twice,
+/// then sends an unknown result), then watches the link a while.
+async fn requests(shared: &Shared) -> Result<(), Cut> {
     enter(shared, Step::Requests);
     if until(shared, REQUEST_WAIT, |o| o.results.is_some() || o.connections[0].end.is_some()).await {
         tokio::time::sleep(RESULT_WATCH).await;
     }
-    alive(shared, 0, Step::Requests, "while its requests were answered")?;
+    alive(shared, 0, Step::Requests, "while its requests were answered")
+}
 
+/// Every connector frame type in every chunking, then a ping.
+async fn pushes(shared: &Shared) -> Result<(), Cut> {
     enter(shared, Step::Pushes);
     let messages = frames::pushes();
     let count = messages.len();
@@ -92,8 +103,11 @@ async fn script(shared: &Shared, url: &str) -> Result<(), Cut> {
     shared.with(|s| s.obs.pushes = Some(PushStimulus { conn: 0, messages: count, ping_at }));
     until(shared, PONG_WAIT, |o| o.connections[0].pong_at.is_some() || o.connections[0].end.is_some()).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    alive(shared, 0, Step::Pushes, "during the pushes")?;
+    alive(shared, 0, Step::Pushes, "during the pushes")
+}
 
+/// Buffered frames, and a wait for their acks.
+async fn buffered(shared: &Shared) -> Result<(), Cut> {
     enter(shared, Step::Buffered);
     let (buffer_ids, messages) = frames::buffered();
     command(shared, 0, Command::Send(messages));
@@ -109,35 +123,25 @@ async fn script(shared: &Shared, url: &str) -> Result<(), Cut> {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    alive(shared, 0, Step::Buffered, "while buffered frames were delivered")?;
+    alive(shared, 0, Step::Buffered, "while buffered frames were delivered")
+}
 
+/// Two drops, 4401 expired, then 4401 unauthorized twice, each re-dial
+/// awaited; then the watch for dials after the revocation.
+async fn reconnects(shared: &Shared) -> Result<(), Cut> {
     enter(shared, Step::Drops);
     let mut current = 0;
-    for (attempt, wait) in REDIAL_WAITS.into_iter().enumerate() {
-        current = end_and_redial(
-            shared,
-            current,
-            Stimulus::Drop,
-            wait,
-            Step::Drops,
-            &format!("drop {}", attempt + 1),
-        )
-        .await?;
+    for (n, wait) in (1..).zip(REDIAL_WAITS) {
+        let what = format!("drop {n}");
+        current = end_and_redial(shared, current, Stimulus::Drop, wait, Step::Drops, &what).await?;
     }
     enter(shared, Step::Expired);
-    current = end_and_redial(shared, current, Stimulus::Expired, EXPIRED_WAIT, Step::Expired, "4401 expired")
-        .await?;
+    let what = "4401 expired";
+    current = end_and_redial(shared, current, Stimulus::Expired, EXPIRED_WAIT, Step::Expired, what).await?;
     enter(shared, Step::Revoked);
     shared.with(|s| s.refuse = true);
-    let refused = redial(
-        shared,
-        current,
-        Stimulus::Unauthorized,
-        STRIKE_WAIT,
-        Step::Revoked,
-        "the first 4401 unauthorized",
-    )
-    .await?;
+    let what = "the first 4401 unauthorized";
+    let refused = redial(shared, current, Stimulus::Unauthorized, STRIKE_WAIT, Step::Revoked, what).await?;
     until(shared, CLOSE_GRACE, |o| o.connections[refused].end.is_some()).await;
     tokio::time::sleep(REVOKED_WATCH).await;
     Ok(())
