@@ -44,10 +44,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failure> {
             let left = RUN_BUDGET.saturating_sub(start.elapsed()).min(CHECK_BUDGET);
             let verdict = match tokio::time::timeout(left, (check.judge)(&probe)).await {
                 Ok(verdict) => verdict,
-                Err(_) => Verdict::fail(format!(
-                    "no verdict within {} s: the connector stopped answering",
-                    left.as_secs()
-                )),
+                Err(_) => Verdict::fail(format!("no verdict within {} s: the connector stopped answering", left.as_secs())),
             };
             reporter.verdict::<Judge>(check, &verdict)?;
         }
