@@ -23,6 +23,18 @@ Modes:
   gateway.py auth --url URL --gateway-id ID --secret S --old-secret S0 --wrong-secret W
       one connection per token variant; records how each ended.
 
+  gateway.py conform --url URL [--identity P:B ...] [--gateway-id ID --secret S]
+      A long-running gateway for `relay conform gateway`, behaving as the
+      reference does: one hello per identity on every connection; two
+      requests once the first connection's descriptor came (nothing sent
+      before it); an inbound_ack for every bufferId; results for unknown
+      or settled requests ignored; a fresh token for every dial; after a
+      connection that completed its handshake ends, the reconnect ladder
+      (attempt n waits uniform [b/2, b], b = min(30 s, 1 s * 2^n), reset
+      only after 30 s up) and the 4401 policy (expired: the ladder;
+      otherwise one immediate re-dial, and a second 4401 on it is terminal).
+      Ends when revoked, printing {"event": "report", "revoked": true, ...}.
+
 Prints one line {"event": "report", ...} on stdout; exits 1 with
 "MISMATCH: ..." lines on stderr when something differs from the protocol,
 2 when a wait timed out. Exits by itself when its stdin closes (the test
@@ -36,6 +48,7 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import sys
 import threading
 import time
@@ -374,6 +387,101 @@ async def attempt(url, headers, mismatches):
         return "http %d" % e.response.status_code
 
 
+class Conform:
+    """The reference gateway's connection management, for `conform` mode."""
+
+    def __init__(self, args):
+        self.args = args
+        self.identities = [tuple((i.split(":", 1) + [""])[:2]) for i in (args.identity or ["relay:"])]
+        self.attempt = 0
+        self.strike_redial = False
+        self.ever_connected = False
+        self.requested = False
+        self.pending = {}
+        self.dials = 0
+        self.ignored_results = 0
+
+    def headers(self):
+        if not self.args.gateway_id or not self.args.secret:
+            return None
+        return {"Authorization": "Bearer " + mint(self.args.gateway_id, self.args.secret, int(time.time()) + 300)}
+
+    def ladder(self):
+        b = min(30.0, 1.0 * 2 ** self.attempt)
+        self.attempt += 1
+        return random.uniform(b / 2, b)
+
+    async def run(self):
+        watch_stdin(asyncio.get_running_loop(), asyncio.Event())
+        while True:
+            self.dials += 1
+            outcome = await self.connection()
+            if outcome == "revoked":
+                return {"event": "report", "revoked": True, "dials": self.dials,
+                        "ignored_results": self.ignored_results}
+            await asyncio.sleep(0 if outcome == "strike" else self.ladder())
+
+    async def connection(self):
+        """One dial; 'strike', 'revoked' or 'ladder' says what comes next."""
+        ready = False
+        try:
+            async with connect(self.args.url, additional_headers=self.headers(), open_timeout=WAIT) as ws:
+                buf = ""
+                try:
+                    for platform, bot_id in self.identities:
+                        await ws.send(wire({"type": "hello", "platform": platform, "botId": bot_id}))
+                    async for message in ws:
+                        if not isinstance(message, str):
+                            message = message.decode("utf-8", "replace")
+                        buf += message
+                        *lines, buf = buf.split("\n")
+                        for line in lines:
+                            try:
+                                frame = json.loads(line)
+                            except ValueError:
+                                continue
+                            if not isinstance(frame, dict):
+                                continue
+                            kind = frame.get("type")
+                            if kind == "descriptor" and not ready:
+                                ready = True
+                                self.ever_connected = True
+                                self.strike_redial = False
+                                up_since = time.monotonic()
+                                await self.request(ws)
+                            elif kind in ("inbound", "passthrough_forward") and isinstance(frame.get("bufferId"), str):
+                                await ws.send(wire({"type": "inbound_ack", "bufferId": frame["bufferId"]}))
+                            elif kind == "outbound_result":
+                                if self.pending.pop(frame.get("requestId"), None) is None:
+                                    self.ignored_results += 1
+                except ConnectionClosed:
+                    pass
+                code, reason = ws.close_code, ws.close_reason
+        except (OSError, InvalidStatus, asyncio.TimeoutError, websockets.exceptions.WebSocketException):
+            self.strike_redial = False
+            return "ladder"
+        if ready and time.monotonic() - up_since >= 30:
+            self.attempt = 0
+        if code == 4401 and reason != "expired" and self.ever_connected:
+            if self.strike_redial and not ready:
+                return "revoked"
+            self.strike_redial = True
+            return "strike"
+        self.strike_redial = False
+        return "ladder"
+
+    async def request(self, ws):
+        """The application's requests: two, once, after the first descriptor."""
+        if self.requested:
+            return
+        self.requested = True
+        for action in ({"op": "send", "chat_id": "conform-chat", "content": "hello", "reply_to": None, "metadata": {}},
+                       {"op": "typing", "chat_id": "conform-chat"}):
+            request_id = uuid.uuid4().hex
+            self.pending[request_id] = action
+            await ws.send(wire({"type": "outbound", "requestId": request_id, "action": action}))
+
+
 def watch_stdin(loop, go):
     """A "go" line on stdin sets `go`; end of input means the test that
     started us is gone, so we exit at once."""
@@ -405,8 +513,16 @@ def main():
     a.add_argument("--secret", required=True)
     a.add_argument("--old-secret", required=True)
     a.add_argument("--wrong-secret", required=True)
+    c = modes.add_parser("conform")
+    c.add_argument("--url", required=True)
+    c.add_argument("--identity", action="append", help="platform:botId (repeatable; default relay:)")
+    c.add_argument("--gateway-id")
+    c.add_argument("--secret")
     args = parser.parse_args()
 
+    if args.mode == "conform":
+        print(json.dumps(asyncio.run(Conform(args).run())), flush=True)
+        return 0
     try:
         report, mismatches = asyncio.run(session(args) if args.mode == "session" else auth(args))
     except (Timeout, asyncio.TimeoutError, OSError, websockets.exceptions.WebSocketException) as e:

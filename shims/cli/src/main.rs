@@ -31,13 +31,15 @@
 //! stdin line was not a valid command (see CLI.md).
 //!
 //! And `relay bench`, load figures on loopback beside a bare async-tungstenite
-//! baseline (see `shims/cli/PERFORMANCE.md`).
+//! baseline (see `shims/cli/PERFORMANCE.md`); `relay conform`, a conformance
+//! kit that checks another implementation over the wire, rule by rule.
 //!
 //! This file only parses arguments and dispatches; each subcommand lives in
 //! its own module with an `Args` type and a `run` function. To add one, add
 //! a module, a variant to [`Command`] and an arm to [`Command::run`].
 
 mod bench;
+mod conform;
 mod decode;
 mod demo;
 mod dial;
@@ -109,6 +111,9 @@ enum Command {
     /// Measure round trips, inbound delivery and idle-connection memory on loopback, beside a raw baseline.
     #[command(after_help = bench::EXAMPLES)]
     Bench(bench::Args),
+    /// Check another implementation over the wire, rule by rule, against the protocol.
+    #[command(subcommand, after_help = conform::EXAMPLES)]
+    Conform(conform::Command),
 }
 
 impl Command {
@@ -124,6 +129,7 @@ impl Command {
             Self::Dial(args) => dial::run(args),
             Self::Replay(args) => replay::run(args),
             Self::Bench(args) => bench::run(args),
+            Self::Conform(command) => conform::run(command),
         }
     }
 }

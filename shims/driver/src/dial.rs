@@ -72,8 +72,11 @@ impl DialTarget {
     }
 }
 
-/// Opens the socket, negotiates TLS for `wss://`, and performs the upgrade.
-pub(crate) async fn dial<R: Runtime>(
+/// Opens the socket, negotiates TLS for `wss://`, and performs the upgrade
+/// with `authorization` as its `Authorization` header. The client uses it for
+/// every dial; tools that speak the wire themselves (a conformance checker)
+/// use it to get the same TCP, TLS and upgrade.
+pub async fn open_websocket<R: Runtime>(
     rt: &R,
     target: &DialTarget,
     authorization: Option<String>,

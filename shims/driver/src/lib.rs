@@ -42,7 +42,7 @@ use futures::Stream;
 use futures::channel::{mpsc, oneshot};
 
 pub use client::{Client, ClientConfig, IdleOutcome};
-pub use dial::{DialError, DialTarget, websocket_config};
+pub use dial::{DialError, DialTarget, open_websocket, websocket_config};
 pub use events::{ClientEvent, ConnectionEvent};
 pub use fabric::{Fabric, Holder, News, NewsListener};
 pub use recording::{Direction, Recorded, Recorder};

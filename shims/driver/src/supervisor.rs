@@ -11,7 +11,7 @@ use relay_core::gateway::{CloseReason, RelayMachine, RequestError, RequestErrorK
 use relay_core::policy::{DialDecision, DialFailure, Reconnect, ReconnectConfig, ReconnectError, mint_token};
 
 use crate::client::{Command, Shared};
-use crate::dial::{DialError, DialTarget, dial, websocket_config};
+use crate::dial::{DialError, DialTarget, open_websocket, websocket_config};
 use crate::gateway_side::GatewaySide;
 use crate::metrics::{self, Side};
 use crate::recording::Recorded;
@@ -241,7 +241,7 @@ impl<R: Runtime> Supervisor<R> {
         if let Some(budget) = budget_deadline {
             deadline = deadline.min(budget);
         }
-        let dialing = dial(&self.rt, &self.target, authorization, &self.config.tls, ws_config);
+        let dialing = open_websocket(&self.rt, &self.target, authorization, &self.config.tls, ws_config);
         let mut attempt = future::select(Box::pin(dialing), self.rt.sleep_until(deadline));
         loop {
             match future::select(attempt, self.commands.next()).await {

@@ -121,8 +121,13 @@ impl Running {
     }
 
     /// Waits for the child to exit by itself, stdin left as it is.
-    pub(crate) fn wait(mut self) -> Finished {
-        let status = self.wait_exit();
+    pub(crate) fn wait(self) -> Finished {
+        self.wait_long(WAIT)
+    }
+
+    /// As [`wait`](Self::wait), for a child that may take up to `limit`.
+    pub(crate) fn wait_long(mut self, limit: Duration) -> Finished {
+        let status = self.wait_exit(limit);
         // The reader threads end with the child's pipes.
         while let Ok(line) = self.lines.recv_timeout(WAIT) {
             self.seen.push(line);
@@ -132,8 +137,8 @@ impl Running {
         Finished { lines: std::mem::take(&mut self.seen), stderr, code }
     }
 
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + WAIT;
+    fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait for relay") {
                 return status;
