@@ -102,7 +102,10 @@ impl Reporter {
     /// Prints the summary; exit 0 when nothing failed, else 1.
     pub(crate) fn finish(mut self) -> Result<ExitCode, Failure> {
         let line = if self.json {
-            let counts = JsonObject::new().field("pass", &self.pass).field("fail", &self.fail).field("skip", &self.skip);
+            let counts = JsonObject::new()
+                .field("pass", &self.pass)
+                .field("fail", &self.fail)
+                .field("skip", &self.skip);
             JsonObject::new().object("summary", counts).finish()
         } else {
             format!("\n{} passed, {} failed, {} skipped", self.pass, self.fail, self.skip)
