@@ -193,7 +193,7 @@ async fn descriptor_per_hello(probe: &Probe) -> Verdict {
             count(found.len(), "descriptor")
         ));
     }
-    if let Some(n) = out_of_order(probe, &found) {
+    if let Some(n) = out_of_order(&probe.identities, &found) {
         return Verdict::fail(format!(
             "descriptor {n} names another hello's platform: descriptors answered out of order"
         ));
@@ -205,7 +205,7 @@ async fn descriptor_per_hello(probe: &Probe) -> Verdict {
 /// The 1-based index of the first descriptor whose platform is another
 /// hello's, when every descriptor names the platform of some hello (the
 /// only case where order can be told from the outside).
-fn out_of_order(probe: &Probe, found: &[Object]) -> Option<usize> {
+fn out_of_order(identities: &[(String, String)], found: &[Object]) -> Option<usize> {
     let platform = |frame: &Object| {
         frame
             .get("descriptor")
@@ -213,7 +213,7 @@ fn out_of_order(probe: &Probe, found: &[Object]) -> Option<usize> {
             .and_then(|p| p.as_str())
             .map(|p| p.trim().to_lowercase())
     };
-    let hellos: Vec<String> = probe.identities.iter().map(|(p, _)| p.trim().to_lowercase()).collect();
+    let hellos: Vec<String> = identities.iter().map(|(p, _)| p.trim().to_lowercase()).collect();
     let named: Vec<Option<String>> = found.iter().map(platform).collect();
     if !named.iter().all(|p| p.as_ref().is_some_and(|p| hellos.contains(p))) {
         return None;
@@ -281,4 +281,33 @@ async fn keepalive_ping(probe: &Probe) -> Verdict {
     };
     session.close().await;
     verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn descriptor(platform: &str) -> Object {
+        let Value::Object(frame) = json!({"type": "descriptor", "descriptor": {"platform": platform}}) else {
+            unreachable!()
+        };
+        frame
+    }
+
+    #[test]
+    fn order_is_judged_only_when_every_descriptor_names_a_hello() {
+        let hellos = [("discord".to_owned(), "d1".to_owned()), ("telegram".to_owned(), String::new())];
+        assert_eq!(out_of_order(&hellos, &[descriptor("discord"), descriptor("Telegram")]), None);
+        assert_eq!(out_of_order(&hellos, &[descriptor("telegram"), descriptor("discord")]), Some(1));
+        assert_eq!(out_of_order(&hellos, &[descriptor("relay"), descriptor("discord")]), None, "undecidable");
+    }
+
+    #[test]
+    fn check_names_are_unique_snake_case() {
+        let names: std::collections::BTreeSet<&str> = TABLE.iter().map(|c| c.name).collect();
+        assert_eq!(names.len(), TABLE.len());
+        assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+    }
 }

@@ -129,28 +129,8 @@ impl Session {
 
     /// Sends `frames` as lines, cut into messages as `chunking` says.
     pub(super) async fn send_frames(&mut self, frames: &[Value], chunking: Chunking) -> Result<(), String> {
-        let lines: Vec<String> = frames.iter().map(|f| format!("{f}\n")).collect();
-        match chunking {
-            Chunking::Whole => {
-                for line in lines {
-                    self.send_text(line).await?;
-                }
-            }
-            Chunking::Bytes => {
-                for byte in lines.concat().chars() {
-                    self.send_text(byte.to_string()).await?;
-                }
-            }
-            Chunking::Halves => {
-                let burst = lines.concat();
-                let mut middle = burst.len() / 2;
-                while !burst.is_char_boundary(middle) {
-                    middle += 1;
-                }
-                let (first, second) = burst.split_at(middle);
-                self.send_text(first.to_owned()).await?;
-                self.send_text(second.to_owned()).await?;
-            }
+        for message in messages(frames, chunking) {
+            self.send_text(message).await?;
         }
         Ok(())
     }
@@ -276,6 +256,24 @@ impl Session {
     }
 }
 
+/// The text messages that carry `frames` (one line each) cut as `chunking` says.
+fn messages(frames: &[Value], chunking: Chunking) -> Vec<String> {
+    let lines = frames.iter().map(|f| format!("{f}\n"));
+    match chunking {
+        Chunking::Whole => lines.collect(),
+        Chunking::Bytes => lines.collect::<String>().chars().map(String::from).collect(),
+        Chunking::Halves => {
+            let burst: String = lines.collect();
+            let mut middle = burst.len() / 2;
+            while !burst.is_char_boundary(middle) {
+                middle += 1;
+            }
+            let (first, second) = burst.split_at(middle);
+            vec![first.to_owned(), second.to_owned()]
+        }
+    }
+}
+
 /// The `type` of a received frame, when it is a string.
 pub(super) fn frame_type(frame: &Object) -> Option<&str> {
     frame.get("type").and_then(Value::as_str)
@@ -293,4 +291,28 @@ pub(super) fn close_text(code: Option<u16>, reason: &str) -> String {
 /// An `outbound` frame for `action`, untagged.
 pub(super) fn outbound(request_id: &str, action: Value) -> Value {
     json!({"type": "outbound", "requestId": request_id, "action": action})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunkings_carry_the_same_bytes_cut_differently() {
+        let frames =
+            [json!({"type": "hello", "platform": "relay", "botId": ""}), json!({"type": "going_idle"})];
+        let whole = messages(&frames, Chunking::Whole);
+        assert_eq!(
+            whole,
+            ["{\"botId\":\"\",\"platform\":\"relay\",\"type\":\"hello\"}\n", "{\"type\":\"going_idle\"}\n"]
+        );
+        let bytes = messages(&frames, Chunking::Bytes);
+        assert!(bytes.iter().all(|m| m.len() == 1));
+        let halves = messages(&frames, Chunking::Halves);
+        assert_eq!(halves.len(), 2);
+        assert!(!halves[0].ends_with('\n') && halves[0].contains('{'), "a frame is split: {halves:?}");
+        for cut in [bytes, halves] {
+            assert_eq!(cut.concat(), whole.concat());
+        }
+    }
 }
