@@ -112,9 +112,9 @@ fn relay_serve_passes_every_check_with_auth_pushes_and_two_identities() {
     };
     let lines = [
         inbound(1),
-        r#"{"sleep_ms":400}"#.to_owned(),
+        r#"{"sleep_ms":600}"#.to_owned(),
         inbound(2),
-        r#"{"sleep_ms":400}"#.to_owned(),
+        r#"{"sleep_ms":600}"#.to_owned(),
         inbound(3),
     ];
     std::fs::write(&script, lines.join("\n")).expect("write the script");
@@ -124,6 +124,10 @@ fn relay_serve_passes_every_check_with_auth_pushes_and_two_identities() {
     args.extend(["--expect-pushes", "--identity", "discord:d1", "--identity", "telegram:t1"]);
     let run = conform(&serve.url, &args);
     assert_passes(&run, &[]);
+    assert!(
+        !run.table().contains(fake::SECRET) && !run.stderr.contains(fake::SECRET),
+        "the secret is never printed"
+    );
 }
 
 #[test]
