@@ -172,7 +172,9 @@ fn each_broken_connector_fails_exactly_the_check_named_for_its_defect() {
         (Defect::ListsOnlyExtensions, Some("supported_ops_complete")),
         (Defect::SilentOnUnlisted, Some("unlisted_op_answered")),
         (Defect::AnyPath, Some("upgrade_path")),
+        (Defect::AcceptsNoToken, Some("auth_no_token")),
         (Defect::AcceptsBadSignature, Some("auth_bad_signature")),
+        (Defect::AcceptsExpired, Some("auth_expired")),
         (Defect::OneFramePerMessage, Some("chunking_invariance")),
         (Defect::UnknownIdentitySucceeds, Some("unknown_identity")),
         (Defect::OneDescriptorForManyHellos, Some("descriptor_per_hello")),
@@ -180,7 +182,7 @@ fn each_broken_connector_fails_exactly_the_check_named_for_its_defect() {
     // The runs mostly wait on the network: a few at a time keeps the whole
     // catalogue well inside a minute without loading the machine.
     let mut misbehaved = Vec::new();
-    for batch in catalogue.chunks(4) {
+    for batch in catalogue.chunks(5) {
         let runs: Vec<_> = batch
             .iter()
             .map(|&(defect, expected)| {

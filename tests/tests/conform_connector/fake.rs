@@ -41,8 +41,12 @@ pub(crate) enum Defect {
     SilentOnUnlisted,
     /// Upgrades on any path are accepted.
     AnyPath,
+    /// An upgrade without a token is accepted.
+    AcceptsNoToken,
     /// A token with a wrong signature is accepted.
     AcceptsBadSignature,
+    /// An expired token is accepted.
+    AcceptsExpired,
     /// Each WebSocket message is taken as exactly one frame.
     OneFramePerMessage,
     /// A request for an identity that did not hello succeeds.
@@ -129,14 +133,17 @@ async fn serve(tcp: tokio::net::TcpStream, defect: Defect) {
     }
 }
 
-/// The token check, with [`Defect::AcceptsBadSignature`] letting a forged
-/// token through (but not a missing or expired one).
+/// The token check, each `Accepts…` defect letting exactly its kind of bad
+/// token through.
 fn verify(authorization: Option<&str>, defect: Defect) -> Result<(), TokenRejection> {
     let secret = Secret::new(SECRET).expect("a non-empty secret");
-    let Some(token) = authorization else { return Err(TokenRejection::Unauthorized) };
+    let Some(token) = authorization else {
+        return if defect == Defect::AcceptsNoToken { Ok(()) } else { Err(TokenRejection::Unauthorized) };
+    };
     match TokenVerifier::new([secret]).verify(token, relay_driver::unix_now()) {
         Ok(_) => Ok(()),
         Err(TokenRejection::Unauthorized) if defect == Defect::AcceptsBadSignature => Ok(()),
+        Err(TokenRejection::Expired) if defect == Defect::AcceptsExpired => Ok(()),
         Err(rejection) => Err(rejection),
     }
 }

@@ -200,7 +200,7 @@ impl Session {
                         close_text(code, &reason)
                     ));
                 }
-                Next::Silent => return Err(format!("no `{kind}` within {:.1} s", wait.as_secs_f64())),
+                Next::Silent => return Err(format!("no `{kind}` within {} s", wait.as_secs())),
             }
         }
     }
@@ -237,12 +237,19 @@ impl Session {
             Some(Ok(Message::Pong(payload))) => self.pongs.push(payload.to_vec()),
             Some(Ok(Message::Ping(_) | Message::Frame(_))) => {}
             Some(Ok(Message::Close(frame))) => {
-                let (code, reason) =
-                    frame.map_or((None, String::new()), |f| (Some(u16::from(f.code)), f.reason.to_string()));
+                let (code, reason) = frame.map_or_else(
+                    || (None, "a close frame without a code".to_owned()),
+                    |f| (Some(u16::from(f.code)), f.reason.to_string()),
+                );
                 self.ended = Some(Next::Closed { code, reason });
             }
-            Some(Err(e)) => self.ended = Some(Next::Closed { code: None, reason: e.to_string() }),
-            None => self.ended = Some(Next::Closed { code: None, reason: "the connection ended".to_owned() }),
+            Some(Err(e)) => {
+                self.ended = Some(Next::Closed { code: None, reason: format!("the connection failed: {e}") });
+            }
+            None => {
+                let reason = "the connection ended without a close frame".to_owned();
+                self.ended = Some(Next::Closed { code: None, reason });
+            }
         }
     }
 
@@ -279,12 +286,13 @@ pub(super) fn frame_type(frame: &Object) -> Option<&str> {
     frame.get("type").and_then(Value::as_str)
 }
 
-/// "close 4401 `unauthorized`", "no close frame: <error>" — for details.
+/// "close 4401 `unauthorized`", or without a code what happened instead —
+/// for details.
 pub(super) fn close_text(code: Option<u16>, reason: &str) -> String {
     match code {
         Some(code) if reason.is_empty() => format!("close {code}"),
         Some(code) => format!("close {code} `{reason}`"),
-        None => format!("no close frame: {reason}"),
+        None => reason.to_owned(),
     }
 }
 
