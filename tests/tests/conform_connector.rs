@@ -208,6 +208,39 @@ fn each_broken_connector_fails_exactly_the_check_named_for_its_defect() {
 }
 
 #[test]
+fn each_broken_backlog_fails_exactly_its_push_check() {
+    let catalogue = [
+        (Defect::None, None),
+        (Defect::PushesCarryBufferId, Some("pushes_live")),
+        (Defect::ForgetsBacklog, Some("replay_after_idle")),
+        (Defect::ReplaysAckedFrames, Some("replay_after_idle")),
+    ];
+    let runs: Vec<_> = catalogue
+        .iter()
+        .map(|&(defect, expected)| {
+            std::thread::spawn(move || {
+                let fake = Fake::start_pushing(defect);
+                let mut args = auth_args();
+                args.push("--expect-pushes");
+                (defect, expected, conform(&fake.url, &args))
+            })
+        })
+        .collect();
+    let mut misbehaved = Vec::new();
+    for run in runs {
+        let (defect, expected, run) = run.join().expect("a catalogue run");
+        let expected: BTreeSet<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+        if run.with("fail") != expected || !run.with("skip").is_empty() {
+            misbehaved.push(format!("{defect:?}: expected to fail {expected:?}, got:\n{}", run.table()));
+        }
+        for verdict in run.verdicts.iter().filter(|v| v["outcome"] == "fail") {
+            eprintln!("{defect:?}: {} {}", verdict["check"], verdict["detail"]);
+        }
+    }
+    assert!(misbehaved.is_empty(), "{}", misbehaved.join("\n\n"));
+}
+
+#[test]
 fn a_failing_check_names_what_departed() {
     let fake = Fake::start(Defect::DescriptorLacksLabel);
     let mut args = auth_args();

@@ -1,7 +1,10 @@
 //! One small connector speaking raw frames (tokio + async-tungstenite, frames
 //! decoded by `relay_core`), correct by default and broken in exactly one
 //! way per [`Defect`]: the catalogue `relay conform connector` must tell
-//! apart.
+//! apart. Started [`pushing`](Fake::start_pushing), it also pushes traffic
+//! and keeps a backlog ([`traffic`]).
+
+mod traffic;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -53,6 +56,12 @@ pub(crate) enum Defect {
     UnknownIdentitySucceeds,
     /// Only the first hello gets a descriptor.
     OneDescriptorForManyHellos,
+    /// Live pushes carry a `bufferId`.
+    PushesCarryBufferId,
+    /// Traffic for an idle or absent gateway is dropped, not buffered.
+    ForgetsBacklog,
+    /// `inbound_ack` removes nothing: acknowledged frames are replayed again.
+    ReplaysAckedFrames,
 }
 
 /// A running fake; stops when dropped.
@@ -64,8 +73,18 @@ pub(crate) struct Fake {
 
 impl Fake {
     /// Starts a fake with `defect` on 127.0.0.1 (port picked by the system),
-    /// auth on with [`SECRET`].
+    /// auth on with [`SECRET`], pushing nothing.
     pub(crate) fn start(defect: Defect) -> Self {
+        Self::run(traffic::Traffic::new(defect, false), defect)
+    }
+
+    /// [`start`](Self::start), and pushing traffic from each gateway's first
+    /// handshake (see [`traffic`]).
+    pub(crate) fn start_pushing(defect: Defect) -> Self {
+        Self::run(traffic::Traffic::new(defect, true), defect)
+    }
+
+    fn run(traffic: Arc<traffic::Traffic>, defect: Defect) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -76,7 +95,7 @@ impl Fake {
         let url = format!("ws://{}/relay", listener.local_addr().expect("a bound address"));
         runtime.spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                tokio::spawn(serve(tcp, defect));
+                tokio::spawn(serve(tcp, defect, Arc::clone(&traffic)));
             }
         });
         Self { url, _runtime: runtime }
@@ -92,7 +111,7 @@ struct Upgrade {
 /// One connection, from the upgrade to the close.
 // The upgrade callback's error type is tungstenite's, not ours to shrink.
 #[allow(clippy::result_large_err)]
-async fn serve(tcp: tokio::net::TcpStream, defect: Defect) {
+async fn serve(tcp: tokio::net::TcpStream, defect: Defect, traffic: Arc<traffic::Traffic>) {
     let seen = Arc::new(Mutex::new(Upgrade::default()));
     let record = Arc::clone(&seen);
     let callback = move |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
@@ -108,42 +127,69 @@ async fn serve(tcp: tokio::net::TcpStream, defect: Defect) {
     };
     let Ok(mut ws) = async_tungstenite::tokio::accept_hdr_async(tcp, callback).await else { return };
     let authorization = seen.lock().unwrap_or_else(PoisonError::into_inner).authorization.take();
-    if let Err(rejection) = verify(authorization.as_deref(), defect) {
-        let frame = CloseFrame { code: UNAUTHORIZED_CLOSE_CODE.into(), reason: rejection.as_str().into() };
-        let _ = ws.close(Some(frame)).await;
-        return;
-    }
-    let mut session = Session { defect, hellos: Vec::new(), codec: LineCodec::default() };
-    while let Some(Ok(message)) = ws.next().await {
-        let bytes = match &message {
-            Message::Text(text) => text.as_bytes().to_vec(),
-            Message::Binary(bytes) => bytes.to_vec(),
-            Message::Close(_) => break,
-            _ => continue,
-        };
-        let Some(replies) = session.on_message(&bytes) else {
-            let _ = ws.close(None).await;
+    let key = match verify(authorization.as_deref(), defect) {
+        Ok(key) => key,
+        Err(rejection) => {
+            let frame =
+                CloseFrame { code: UNAUTHORIZED_CLOSE_CODE.into(), reason: rejection.as_str().into() };
+            let _ = ws.close(Some(frame)).await;
             return;
+        }
+    };
+    let (out, mut pushed) = tokio::sync::mpsc::unbounded_channel();
+    let mut session = Session {
+        defect,
+        hellos: Vec::new(),
+        codec: LineCodec::default(),
+        traffic: Arc::clone(&traffic),
+        key: key.clone(),
+        out: out.clone(),
+    };
+    loop {
+        let replies = tokio::select! {
+            message = ws.next() => {
+                let bytes = match message {
+                    Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
+                    Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                    Some(Ok(_)) => continue,
+                };
+                match session.on_message(&bytes) {
+                    Some(replies) => replies,
+                    None => {
+                        let _ = ws.close(None).await;
+                        break;
+                    }
+                }
+            }
+            Some(frame) = pushed.recv() => vec![frame],
         };
         for reply in replies {
             if ws.send(Message::text(format!("{reply}\n"))).await.is_err() {
+                traffic.on_close(&key, &out);
                 return;
             }
         }
     }
+    traffic.on_close(&key, &out);
 }
 
 /// The token check, each `Accepts…` defect letting exactly its kind of bad
-/// token through.
-fn verify(authorization: Option<&str>, defect: Defect) -> Result<(), TokenRejection> {
+/// token through; the gateway's key for its backlog when accepted.
+fn verify(authorization: Option<&str>, defect: Defect) -> Result<String, TokenRejection> {
+    let unverified = || "unverified".to_owned();
     let secret = Secret::new(SECRET).expect("a non-empty secret");
     let Some(token) = authorization else {
-        return if defect == Defect::AcceptsNoToken { Ok(()) } else { Err(TokenRejection::Unauthorized) };
+        return if defect == Defect::AcceptsNoToken {
+            Ok(unverified())
+        } else {
+            Err(TokenRejection::Unauthorized)
+        };
     };
     match TokenVerifier::new([secret]).verify(token, relay_driver::unix_now()) {
-        Ok(_) => Ok(()),
-        Err(TokenRejection::Unauthorized) if defect == Defect::AcceptsBadSignature => Ok(()),
-        Err(TokenRejection::Expired) if defect == Defect::AcceptsExpired => Ok(()),
+        Ok(verified) => Ok(verified.gateway_id),
+        Err(TokenRejection::Unauthorized) if defect == Defect::AcceptsBadSignature => Ok(unverified()),
+        Err(TokenRejection::Expired) if defect == Defect::AcceptsExpired => Ok(unverified()),
         Err(rejection) => Err(rejection),
     }
 }
@@ -153,6 +199,11 @@ struct Session {
     defect: Defect,
     hellos: Vec<(String, String)>,
     codec: LineCodec,
+    traffic: Arc<traffic::Traffic>,
+    /// The gateway's key for its backlog.
+    key: String,
+    /// Where pushed frames for this connection go.
+    out: tokio::sync::mpsc::UnboundedSender<Value>,
 }
 
 impl Session {
@@ -186,6 +237,10 @@ impl Session {
                 if self.defect == Defect::OneDescriptorForManyHellos && self.hellos.len() > 1 {
                     return Vec::new();
                 }
+                if self.hellos.len() == 1 {
+                    // Sent after the descriptor: the channel is read once the replies went out.
+                    self.traffic.on_handshake(&self.key, &self.out);
+                }
                 vec![json!({"type": "descriptor", "descriptor": self.descriptor(&hello.platform)})]
             }
             Frame::Outbound(outbound) => {
@@ -211,8 +266,17 @@ impl Session {
                     json!({"type": "outbound_result", "requestId": outbound.request_id, "result": result});
                 if self.defect == Defect::AnswersTwice { vec![answer.clone(), answer] } else { vec![answer] }
             }
-            Frame::GoingIdle(_) if self.defect != Defect::NoIdleAck => {
-                vec![json!({"type": "going_idle_ack"})]
+            Frame::GoingIdle(_) => {
+                self.traffic.on_idle(&self.key);
+                if self.defect == Defect::NoIdleAck {
+                    Vec::new()
+                } else {
+                    vec![json!({"type": "going_idle_ack"})]
+                }
+            }
+            Frame::InboundAck(ack) => {
+                self.traffic.on_ack(&self.key, &ack.buffer_id);
+                Vec::new()
             }
             _ => Vec::new(),
         }
