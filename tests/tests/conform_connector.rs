@@ -131,6 +131,30 @@ fn relay_serve_passes_every_check_with_auth_pushes_and_two_identities() {
 }
 
 #[test]
+fn relay_serve_over_wss_passes_with_a_given_ca_and_a_secret_file() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("a certificate");
+    let (cert_path, key_path, secret_path) =
+        (dir.path().join("cert.pem"), dir.path().join("key.pem"), dir.path().join("secret"));
+    std::fs::write(&cert_path, cert.cert.pem()).expect("write the certificate");
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("write the key");
+    std::fs::write(&secret_path, format!("\n{}\n", fake::SECRET)).expect("write the secret");
+    let path = |p: &std::path::Path| p.to_str().expect("a UTF-8 path").to_owned();
+    let serve = Serve::start(&[
+        "--tls-cert",
+        &path(&cert_path),
+        "--tls-key",
+        &path(&key_path),
+        "--secret",
+        fake::SECRET,
+    ]);
+    let url = serve.url.replace("127.0.0.1", "localhost");
+    assert!(url.starts_with("wss://localhost:"), "{url}");
+    let args = ["--ca", &path(&cert_path), "--gateway-id", "gw-tls", "--secret-file", &path(&secret_path)];
+    assert_passes(&conform(&url, &args), &PUSH_CHECKS);
+}
+
+#[test]
 fn a_library_connector_on_smol_passes_every_check() {
     let url = peers::library_connector(Rt::Smol, fake::SECRET);
     assert_passes(&conform(&url, &auth_args()), &PUSH_CHECKS);
@@ -290,11 +314,21 @@ fn a_port_where_nothing_listens_fails_fast_with_the_dial_error() {
 
 #[test]
 fn usage_problems_exit_2_with_one_sentence() {
-    let cases: [&[&str]; 5] = [
+    let cases: [&[&str]; 7] = [
         &["conform", "connector", "ftp://127.0.0.1:1"],
         &["conform", "connector", "ws://127.0.0.1:1", "--identity", ":bot"],
         &["conform", "connector", "ws://127.0.0.1:1", "--gateway-id", "gw"],
         &["conform", "connector", "ws://127.0.0.1:1", "--gateway-id", "gw", "--secret", "  "],
+        &[
+            "conform",
+            "connector",
+            "ws://127.0.0.1:1",
+            "--gateway-id",
+            "gw",
+            "--secret-file",
+            "/nonexistent/secret",
+        ],
+        &["conform", "connector", "ws://127.0.0.1:1", "--ca", "/nonexistent/ca.pem"],
         &["conform", "connector", "ws://127.0.0.1:1", "--only", "descriptor_shape,no_such_check"],
     ];
     for args in cases {
@@ -303,7 +337,7 @@ fn usage_problems_exit_2_with_one_sentence() {
         assert_eq!(stdout, "", "{args:?}");
         assert!(stderr.starts_with("error: ") && stderr.trim().lines().count() == 1, "{args:?}: {stderr}");
     }
-    let (_, stderr, _) = common::run(cases[4], "");
+    let (_, stderr, _) = common::run(cases[6], "");
     assert!(stderr.contains("\"no_such_check\"") && stderr.contains("chunking_invariance"), "{stderr}");
 }
 

@@ -14,12 +14,13 @@ mod pushes;
 mod session;
 mod shape;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use relay_core::policy::{DEFAULT_TOKEN_TTL_SECS, Secret, mint_token};
-use relay_tokio::DialTarget;
+use relay_tokio::{DialTarget, TlsRoots};
 use serde_json::{Value, json};
 
 use super::{Common, RUN_BUDGET, Reporter, Verdict, check};
@@ -39,6 +40,12 @@ pub(crate) struct Args {
     /// The connector's upgrade secret (needs --gateway-id; never printed).
     #[arg(long, value_name = "S")]
     pub(crate) secret: Option<String>,
+    /// Read the secret from the file's first non-blank line instead (kept out of the process list).
+    #[arg(long, value_name = "PATH", conflicts_with = "secret")]
+    pub(crate) secret_file: Option<PathBuf>,
+    /// Trust this CA certificate (PEM) for `wss://`, besides the bundled web roots.
+    #[arg(long, value_name = "PEM")]
+    pub(crate) ca: Option<PathBuf>,
     /// The connector pushes inbound traffic to this gateway (see CLI.md); enables the push checks.
     #[arg(long)]
     pub(crate) expect_pushes: bool,
@@ -66,6 +73,8 @@ pub(crate) struct Probe {
     pub(crate) auth: Option<Auth>,
     /// Whether the connector is expected to push traffic.
     pub(crate) expect_pushes: bool,
+    /// The roots `wss://` certificates are checked against.
+    pub(crate) roots: TlsRoots,
     /// The push checks' shared connection, parked between them.
     parked: tokio::sync::Mutex<Option<session::Session>>,
     seed: u64,
@@ -90,7 +99,11 @@ impl Probe {
         if identities.is_empty() {
             identities.push(("relay".to_owned(), String::new()));
         }
-        let auth = match (&args.gateway_id, &args.secret) {
+        let secret = match &args.secret_file {
+            Some(path) => crate::secrets::read_secret_file(path)?.into_iter().next(),
+            None => args.secret.clone(),
+        };
+        let auth = match (&args.gateway_id, &secret) {
             (None, None) => None,
             (Some(gateway_id), Some(secret)) => {
                 let secret = Secret::new(secret.clone()).ok_or_else(|| {
@@ -105,11 +118,16 @@ impl Probe {
                 ));
             }
         };
+        let roots = match &args.ca {
+            Some(path) => TlsRoots::default().with_ca(crate::secrets::read_ca(path)?),
+            None => TlsRoots::default(),
+        };
         Ok(Self {
             target,
             identities,
             auth,
             expect_pushes: args.expect_pushes,
+            roots,
             parked: tokio::sync::Mutex::new(None),
             seed: relay_tokio::os_seed(),
             issued: AtomicU64::new(0),
@@ -194,6 +212,8 @@ mod tests {
             identities: Vec::new(),
             gateway_id: None,
             secret: None,
+            secret_file: None,
+            ca: None,
             expect_pushes: false,
             common: Common { json: false, only: Vec::new(), list: false },
         };

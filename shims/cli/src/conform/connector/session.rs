@@ -10,7 +10,7 @@ use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::Message;
 use futures::StreamExt as _;
 use relay_core::wire::{DEFAULT_MAX_LINE, LineCodec, LineEvent, Object, read_json_object};
-use relay_tokio::{DialTarget, MaybeTls, TlsRoots, Tokio, open_websocket, websocket_config};
+use relay_tokio::{DialTarget, MaybeTls, Tokio, open_websocket, websocket_config};
 use serde_json::{Value, json};
 
 use super::Probe;
@@ -95,8 +95,7 @@ impl Session {
             Token::Exactly(token) => Some(format!("Bearer {token}")),
         };
         let config = websocket_config(DEFAULT_MAX_LINE, 64 * 1024);
-        let roots = TlsRoots::default();
-        let dial = open_websocket(&Tokio, target, authorization, &roots, config);
+        let dial = open_websocket(&Tokio, target, authorization, &probe.roots, config);
         match tokio::time::timeout(DIAL_WAIT, dial).await {
             Ok(Ok(ws)) => Ok(Self {
                 ws,
