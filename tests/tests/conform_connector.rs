@@ -87,6 +87,7 @@ fn assert_passes(run: &Run, skipped: &[&str]) {
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
+/// The auth flags matching the fake's secret (and `relay serve --secret` in these tests).
 fn auth_args() -> Vec<&'static str> {
     vec!["--gateway-id", "gw-conform", "--secret", fake::SECRET]
 }

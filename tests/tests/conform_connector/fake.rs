@@ -84,6 +84,7 @@ impl Fake {
         Self::run(traffic::Traffic::new(defect, true), defect)
     }
 
+    /// Binds, and serves every connection on a runtime of its own.
     fn run(traffic: Arc<traffic::Traffic>, defect: Defect) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -196,9 +197,13 @@ fn verify(authorization: Option<&str>, defect: Defect) -> Result<String, TokenRe
 
 /// The state of one connection.
 struct Session {
+    /// How this fake is broken.
     defect: Defect,
+    /// The identities announced, in hello order.
     hellos: Vec<(String, String)>,
+    /// Splits the received bytes into lines.
     codec: LineCodec,
+    /// The pushed traffic and backlogs of every gateway.
     traffic: Arc<traffic::Traffic>,
     /// The gateway's key for its backlog.
     key: String,
@@ -230,6 +235,7 @@ impl Session {
         Some(replies)
     }
 
+    /// The frames answering one decoded frame.
     fn on_frame(&mut self, frame: Frame) -> Vec<Value> {
         match frame {
             Frame::Hello(hello) => {
@@ -282,6 +288,7 @@ impl Session {
         }
     }
 
+    /// The descriptor answering a hello for `platform`.
     fn descriptor(&self, platform: &str) -> Value {
         let ops: Vec<&str> = if self.defect == Defect::ListsOnlyExtensions {
             vec!["react", "send_media", "thread_create"]

@@ -51,6 +51,7 @@ impl Traffic {
         Arc::new(Self { defect, pushing, gateways: Mutex::new(HashMap::new()) })
     }
 
+    /// The gateways, locked (a panicked holder changes nothing here).
     fn gateways(&self) -> std::sync::MutexGuard<'_, HashMap<String, Gateway>> {
         self.gateways.lock().unwrap_or_else(PoisonError::into_inner)
     }

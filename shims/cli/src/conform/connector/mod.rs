@@ -77,7 +77,9 @@ pub(crate) struct Probe {
     pub(crate) roots: TlsRoots,
     /// The push checks' shared connection, parked between them.
     parked: tokio::sync::Mutex<Option<session::Session>>,
+    /// Seeds the request ids, so they differ across runs (PROTOCOL §2).
     seed: u64,
+    /// Request ids issued so far.
     issued: AtomicU64,
 }
 

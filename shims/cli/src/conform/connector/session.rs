@@ -252,6 +252,7 @@ impl Session {
         }
     }
 
+    /// Splits a message's payload into lines, whatever its boundaries.
     fn feed(&mut self, bytes: &[u8]) {
         let lines = &mut self.lines;
         self.codec.feed(bytes, |event| {

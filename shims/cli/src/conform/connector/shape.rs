@@ -9,12 +9,16 @@ use serde_json::Value;
 /// The JSON type a descriptor field must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
+    /// A JSON number without a fraction.
     Int,
+    /// A JSON string.
     Str,
+    /// `true` or `false`.
     Bool,
 }
 
 impl Kind {
+    /// How a detail names the type.
     fn name(self) -> &'static str {
         match self {
             Self::Int => "an integer",
@@ -23,6 +27,7 @@ impl Kind {
         }
     }
 
+    /// Whether `value` has this type.
     fn holds(self, value: &Value) -> bool {
         match self {
             Self::Int => value.is_i64() || value.is_u64(),
