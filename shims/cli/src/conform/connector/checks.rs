@@ -168,7 +168,9 @@ async fn descriptors(probe: &Probe) -> Result<(Vec<Object>, Option<String>), Str
                 }
             }
             Next::Frame(_) => {}
-            Next::Closed { code, reason } => break Some(close_text(code, &reason)),
+            Next::Closed { code, reason } => {
+                break Some(format!("{}{}", close_text(code, &reason), session.refusal_hint(probe)));
+            }
             Next::Silent => break None,
         }
     };

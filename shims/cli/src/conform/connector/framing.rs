@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::Probe;
 use super::actions::{STRANGER, valid_action};
 use super::ops::{ask_on, exchange};
-use super::session::{ANSWER_WAIT, Chunking, Session, Token, outbound};
+use super::session::{Chunking, Session, Token, outbound};
 use super::shape::{Answer, accepted_ops, first_difference};
 use crate::conform::Verdict;
 
@@ -44,10 +44,7 @@ pub(super) async fn chunking_invariance(probe: &Probe) -> Verdict {
 async fn answers(probe: &Probe, chunking: Chunking) -> Result<Vec<Answer>, String> {
     let mut session = Session::open(probe, Token::Good).await?;
     session.send_frames(&probe.hellos(), chunking).await?;
-    let descriptor = session
-        .expect_type("descriptor", ANSWER_WAIT)
-        .await
-        .map_err(|e| format!("{e} (after the hellos)"))?;
+    let descriptor = session.first_descriptor(probe).await?;
     let mut actions: Vec<Value> = valid_action("get_chat_info").into_iter().collect();
     actions.extend(accepted_ops(&descriptor).iter().find_map(|op| valid_action(op)));
     let ids: Vec<String> = (0..=actions.len()).map(|_| probe.request_id()).collect();

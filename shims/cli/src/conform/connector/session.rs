@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::Message;
 use futures::StreamExt as _;
+use relay_core::policy::UNAUTHORIZED_CLOSE_CODE;
 use relay_core::wire::{DEFAULT_MAX_LINE, LineCodec, LineEvent, Object, read_json_object};
 use relay_tokio::{DialTarget, MaybeTls, Tokio, open_websocket, websocket_config};
 use serde_json::{Value, json};
@@ -119,11 +120,28 @@ impl Session {
     pub(super) async fn handshake(probe: &Probe) -> Result<(Self, Object), String> {
         let mut session = Self::open(probe, Token::Good).await?;
         session.send_frames(&probe.hellos(), Chunking::Whole).await?;
-        let descriptor = session
-            .expect_type("descriptor", ANSWER_WAIT)
-            .await
-            .map_err(|e| format!("{e} (after the hello)"))?;
+        let descriptor = session.first_descriptor(probe).await?;
         Ok((session, descriptor))
+    }
+
+    /// The first descriptor after the hellos were sent; the error says what
+    /// came instead, and what to pass when the connector refused the token.
+    pub(super) async fn first_descriptor(&mut self, probe: &Probe) -> Result<Object, String> {
+        let error = match self.expect_type("descriptor", ANSWER_WAIT).await {
+            Ok(descriptor) => return Ok(descriptor),
+            Err(e) => e,
+        };
+        Err(format!("{error} (after the hellos){}", self.refusal_hint(probe)))
+    }
+
+    /// When the connector closed with 4401: what to pass, for a detail.
+    pub(super) fn refusal_hint(&self, probe: &Probe) -> &'static str {
+        let refused = matches!(self.ended, Some(Next::Closed { code: Some(UNAUTHORIZED_CLOSE_CODE), .. }));
+        match (refused, &probe.auth) {
+            (true, None) => "; it wants a token: pass --gateway-id and --secret",
+            (true, Some(_)) => "; check --gateway-id and --secret",
+            (false, _) => "",
+        }
     }
 
     /// Sends `frames` as lines, cut into messages as `chunking` says.
