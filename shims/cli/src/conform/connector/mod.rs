@@ -187,12 +187,19 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, Failure> {
         let start = tokio::time::Instant::now();
         for check in selected {
             let left = RUN_BUDGET.saturating_sub(start.elapsed()).min(CHECK_BUDGET);
-            let verdict = match tokio::time::timeout(left, (check.judge)(&probe)).await {
-                Ok(verdict) => verdict,
-                Err(_) => Verdict::fail(format!(
-                    "no verdict within {} s: the connector stopped answering",
-                    left.as_secs()
-                )),
+            let verdict = if left.is_zero() {
+                Verdict::fail(format!(
+                    "not run: the run's {} s were spent on the checks before",
+                    RUN_BUDGET.as_secs()
+                ))
+            } else {
+                match tokio::time::timeout(left, (check.judge)(&probe)).await {
+                    Ok(verdict) => verdict,
+                    Err(_) => Verdict::fail(format!(
+                        "no verdict within {} s: the connector stopped answering",
+                        left.as_secs()
+                    )),
+                }
             };
             reporter.verdict::<Judge>(check, &verdict)?;
         }
