@@ -20,6 +20,15 @@ Protocol of this script with the test that runs it:
   report too, then "MISMATCH: ..." lines on stderr, and exits 1; when the
   deadline passes first it exits 2.
 
+With ``--serve`` it is instead a long-running reference connector for any
+number of gateway connections (``relay conform connector`` checks it): only
+``/relay`` is upgraded; each connection answers its hellos in order (a
+platform without a descriptor above gets a plain one; a ``supported_ops``
+list is written as op names only), answers every
+outbound (``unknown_identity`` for an identity that did not hello, a failure
+for an op its descriptor does not list), acks ``going_idle``, and skips lines
+it cannot read. It runs until stdin closes or the deadline passes.
+
 Only the standard library and `websockets` are used.
 """
 
@@ -345,6 +354,98 @@ class Session:
             self.mismatch("gateway closed with code %r, expected 1000" % r["close_code"])
 
 
+LEGACY_OPS = ["send", "edit", "typing", "follow_up"]
+
+
+def plain_descriptor(platform):
+    """The descriptor --serve answers a platform without one above with."""
+    return {
+        "contract_version": 1,
+        "platform": platform,
+        "label": platform,
+        "max_message_length": 4096,
+        "supports_draft_streaming": False,
+        "supports_edit": True,
+        "supports_threads": False,
+        "markdown_dialect": "plain",
+        "len_unit": "chars",
+    }
+
+
+def accepted_ops(descriptor):
+    """The ops a descriptor lets through (PROTOCOL section 3)."""
+    listed = [op for op in descriptor.get("supported_ops") or [] if isinstance(op, str) and op]
+    return set(listed or LEGACY_OPS) | {"get_chat_info"}
+
+
+async def serve_connection(ws):
+    """One gateway connection in --serve mode."""
+    descriptors = {}
+    hellos = []
+    buf = ""
+    async for message in ws:
+        if not isinstance(message, str):
+            message = message.decode("utf-8", "replace")
+        buf += message
+        *lines, buf = buf.split("\n")
+        for line in lines:
+            try:
+                frame = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+                continue
+            kind = frame["type"]
+            if kind == "hello":
+                platform, bot_id = frame.get("platform"), frame.get("botId")
+                if not isinstance(platform, str) or not isinstance(bot_id, str):
+                    continue
+                descriptor = dict(DESCRIPTORS.get(platform) or plain_descriptor(platform))
+                if "supported_ops" in descriptor:
+                    # The one-shot mode's junk entries test gateways; a
+                    # reference connector writes only op names.
+                    descriptor["supported_ops"] = sorted(accepted_ops(descriptor))
+                hellos.append((platform, bot_id))
+                descriptors[(platform, bot_id)] = descriptor
+                await ws.send(wire({"type": "descriptor", "descriptor": descriptor}))
+            elif kind == "outbound":
+                request_id, action = frame.get("requestId"), frame.get("action")
+                if not isinstance(request_id, str) or not isinstance(action, dict):
+                    continue
+                if not isinstance(action.get("op"), str):
+                    continue
+                if "platform" in frame or "botId" in frame:
+                    identity = (frame.get("platform") or "", frame.get("botId") or "")
+                else:
+                    identity = hellos[0] if hellos else ("relay", "")
+                if identity not in descriptors:
+                    result = {"success": False, "error": "identity not announced: %s:%s" % identity,
+                              "code": "unknown_identity"}
+                elif action["op"] not in accepted_ops(descriptors[identity]):
+                    result = {"success": False, "error": "op not supported: %s" % action["op"],
+                              "code": "unsupported_op"}
+                else:
+                    result = result_for(action)
+                await ws.send(wire({"type": "outbound_result", "requestId": request_id, "result": result}))
+            elif kind == "going_idle":
+                await ws.send(wire({"type": "going_idle_ack"}))
+
+
+def only_relay_path(connection, request):
+    """Refuses upgrades on any path but /relay, as a connector does."""
+    if request.path != "/relay":
+        return connection.respond(404, "only /relay is upgraded\n")
+    return None
+
+
+async def serve_forever(deadline):
+    async with serve(serve_connection, "127.0.0.1", 0, process_request=only_relay_path) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        print(json.dumps({"event": "listening", "port": port}), flush=True)
+        await asyncio.sleep(deadline)
+    return 0
+
+
 def exit_when_parent_goes():
     """The test keeps our stdin open; end of input means it died."""
     def watch():
@@ -360,8 +461,11 @@ async def main():
     parser.add_argument("--deadline", type=float, default=45.0, help="seconds before giving up")
     parser.add_argument("--ping-interval", type=float, help="keepalive ping interval (default: websockets')")
     parser.add_argument("--ping-timeout", type=float, help="keepalive pong timeout (default: websockets')")
+    parser.add_argument("--serve", action="store_true", help="serve any number of gateways until stdin closes")
     args = parser.parse_args()
     exit_when_parent_goes()
+    if args.serve:
+        return await serve_forever(args.deadline)
 
     session = Session(args.hellos)
     # websockets' defaults (permessage-deflate offered, 1 MiB messages), only

@@ -70,6 +70,16 @@ impl DialTarget {
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         Ok(Self { url, host, port, tls })
     }
+
+    /// The same host and port with `path` in place of the URL's path, for a
+    /// tool that probes how a connector treats other paths (e.g. a
+    /// conformance check that only `/relay` is upgraded).
+    pub fn with_path(&self, path: &str) -> Self {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+        Self { url: format!("{scheme}://{host}:{}{path}", self.port), ..self.clone() }
+    }
 }
 
 /// Opens the socket, negotiates TLS for `wss://`, and performs the upgrade

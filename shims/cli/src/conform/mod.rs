@@ -38,7 +38,7 @@ pub(crate) const EXAMPLES: &str = "Examples:
   relay conform connector ws://127.0.0.1:8080/relay
   relay conform connector https://connector.example.com --identity discord:bot-1 --gateway-id gw-1 --secret \"$SECRET\"
   relay conform connector ws://127.0.0.1:8080 --expect-pushes --json
-  relay conform connector ws://127.0.0.1:8080 --only auth_rejected,descriptor_shape
+  relay conform connector ws://127.0.0.1:8080 --only auth_no_token,descriptor_shape
   relay conform gateway --listen 127.0.0.1:9000 --secret \"$SECRET\"   # then start the gateway against ws://127.0.0.1:9000/relay
 Exit codes: 0 nothing failed, 1 a check failed, 2 a usage problem.";
 

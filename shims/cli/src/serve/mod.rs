@@ -32,7 +32,7 @@ use relay_store::StoreOptions;
 use tokio::sync::mpsc::UnboundedSender;
 
 use self::conn::{Job, Setup};
-use self::descriptors::Descriptors;
+use self::descriptors::{Answer, Descriptors};
 use self::replies::Reply;
 use crate::lines::{self, JsonObject};
 use crate::secrets;
@@ -371,10 +371,16 @@ impl State {
             }
             ServerEvent::Hello { conn, identity, .. } => (conn, Job::Hello(identity)),
             ServerEvent::Live { conn } => (conn, Job::Live),
-            ServerEvent::Request { conn, request_id, action, .. } => match self.reply.answer(&action) {
-                Some(result) => (conn, Job::Respond { request_id, result }),
-                None => return Ok(()),
-            },
+            ServerEvent::Request { conn, request_id, identity, action } => {
+                let descriptor = match self.setup.descriptors.answer(&identity.platform) {
+                    Answer::Descriptor(descriptor) => Some(descriptor),
+                    Answer::Refuse(_) => None,
+                };
+                match self.reply.answer(&action, descriptor.as_deref()) {
+                    Some(result) => (conn, Job::Respond { request_id, result }),
+                    None => return Ok(()),
+                }
+            }
             _ => return Ok(()),
         };
         if let Some(tx) = self.conns.get(&job.0) {
