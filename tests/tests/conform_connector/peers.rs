@@ -56,6 +56,30 @@ pub(crate) fn library_connector(rt: Rt, secret: &str) -> String {
     rx.recv_timeout(Duration::from_secs(10)).expect("the library connector listens")
 }
 
+/// A port that completes every WebSocket upgrade, on any path and with any
+/// token, then never sends a byte and never reads (so no pong either).
+/// Lives as long as the listener it returns.
+pub(crate) fn mute_peer() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let url = format!("ws://{}/relay", listener.local_addr().expect("a bound address"));
+    let accepting = listener.try_clone().expect("a second handle on the listener");
+    std::thread::spawn(move || {
+        for stream in accepting.incoming() {
+            let Ok(stream) = stream else { break };
+            // Each upgrade on a thread of its own, so that one the kit gave
+            // up on never holds up the next; the socket is kept, unread,
+            // until the kit's run is over (a failed upgrade drops it).
+            std::thread::spawn(move || {
+                if let Ok(ws) = async_tungstenite::tungstenite::accept(stream) {
+                    std::thread::sleep(std::time::Duration::from_secs(70));
+                    drop(ws);
+                }
+            });
+        }
+    });
+    (listener, url)
+}
+
 /// A port that accepts TCP connections, holds them, and never sends a byte.
 /// Lives as long as the listener it returns.
 pub(crate) fn silent_peer() -> (TcpListener, String) {
