@@ -168,20 +168,23 @@ impl ConnectorMachine {
         self.advance(now);
         self.heard_from_peer();
         self.stats.bytes_received += bytes.len() as u64;
-        let mut lines = Vec::new();
-        self.codec.feed(bytes, |event| lines.push(decode(event)));
-        for line in lines {
+        // The codec is taken out for the feed so that each line is handled
+        // as it is split, borrowed from the message: no list of decoded
+        // frames is built (a burst of them was a measurable copy).
+        let mut codec = std::mem::take(&mut self.codec);
+        codec.feed(bytes, |event| {
             if self.closed {
-                break;
+                return;
             }
-            match line {
+            match decode(event) {
                 Ok((number, frame)) => {
                     self.stats.frames_received += 1;
                     self.on_frame(number, frame);
                 }
                 Err(diagnostic) => self.diagnose(diagnostic),
             }
-        }
+        });
+        self.codec = codec;
     }
 
     /// A WebSocket ping or pong arrived: the link is alive.
@@ -380,16 +383,18 @@ impl ConnectorMachine {
             result.code = Some("unknown_identity".to_owned());
             return self.answer_itself(outbound.request_id, result);
         }
-        if self.pending.contains(&outbound.request_id) {
+        // One lookup for the usual case: inserted first, taken back out
+        // when over the limit.
+        if !self.pending.insert(outbound.request_id.clone()) {
             let detail = format!("requestId {:?} is already waiting for an answer", outbound.request_id);
             return self.diagnose(Diagnostic { kind: DiagnosticKind::Unexpected, line, detail });
         }
-        if self.pending.len() >= self.config.max_pending_requests {
+        if self.pending.len() > self.config.max_pending_requests {
+            self.pending.remove(&outbound.request_id);
             let mut result = ActionResult::failed("relay too many requests in flight");
             result.code = Some("too_many_requests".to_owned());
             return self.answer_itself(outbound.request_id, result);
         }
-        self.pending.insert(outbound.request_id.clone());
         self.stats.requests += 1;
         self.deliver(Event::Request {
             request_id: outbound.request_id,

@@ -119,13 +119,15 @@ impl RelayMachine {
         self.advance(now);
         self.heard_from_peer();
         self.stats.bytes_received += bytes.len() as u64;
-        let mut lines = Vec::new();
-        self.codec.feed(bytes, |event| lines.push(decode(event)));
-        for line in lines {
+        // The codec is taken out for the feed so that each line is handled
+        // as it is split, borrowed from the message: no list of decoded
+        // frames is built (a burst of them was a measurable copy).
+        let mut codec = std::mem::take(&mut self.codec);
+        codec.feed(bytes, |event| {
             if self.closed {
-                break;
+                return;
             }
-            match line {
+            match decode(event) {
                 Ok(frame) => {
                     self.stats.frames_received += 1;
                     self.on_frame(frame);
@@ -134,7 +136,8 @@ impl RelayMachine {
             }
             // Per line, not per message, so the close does not depend on chunking.
             self.finish_shutdown_when_drained();
-        }
+        });
+        self.codec = codec;
     }
 
     /// A WebSocket ping or pong arrived: the link is alive.

@@ -18,8 +18,14 @@ pub(crate) fn line(frame: &Frame) -> Option<String> {
             if !send.extra.is_empty() {
                 return None;
             }
-            let mut out =
-                String::with_capacity(112 + f.request_id.len() + send.chat_id.len() + send.content.len());
+            // The literal parts take 114 bytes; the optional ones are sized as they come.
+            let strings = f.request_id.len() + send.chat_id.len() + send.content.len();
+            let optional_len = [send.reply_to.as_ref(), f.platform.as_ref(), f.bot_id.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(|s| s.len() + 16)
+                .sum::<usize>();
+            let mut out = String::with_capacity(128 + strings + optional_len);
             out.push_str(r#"{"type":"outbound","requestId":"#);
             string(&mut out, &f.request_id);
             out.push_str(r#","action":{"op":"send","chat_id":"#);

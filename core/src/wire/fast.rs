@@ -1,5 +1,7 @@
 //! The fast decode: typed frames read straight from the line by sonic-rs.
 //!
+//! The two lines of a request's round trip in relay's own compact form are
+//! read first by their exact shape (`fast_canonical.rs`), without a parser.
 //! `inbound` frames, the ones a peer sends every second, and the frames of a
 //! request's round trip (`outbound` with a `send` action, `outbound_result`)
 //! are read field by field into their types, strings copied once from the
@@ -28,6 +30,9 @@ use super::{Direction, Frame, FrameType, MessageEvent, MessageType};
 /// The frame on `line` (which sonic-rs checks is UTF-8), or `None` to leave
 /// the line to the strict decoder.
 pub(crate) fn decode(line: &[u8], expect: Option<Direction>) -> Option<Frame> {
+    if let Some(frame) = canonical::decode(line, expect) {
+        return Some(frame);
+    }
     let mut de = sonic_rs::Deserializer::from_slice(line);
     let mut frame = None;
     de.deserialize_map(FrameVisitor { expect, frame: &mut frame }).ok()?;
@@ -394,6 +399,8 @@ impl<'de> Visitor<'de> for ValueSeed {
     }
 }
 
+#[path = "fast_canonical.rs"]
+mod canonical;
 #[path = "fast_ops.rs"]
 mod ops;
 

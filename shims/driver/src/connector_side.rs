@@ -279,7 +279,10 @@ impl Endpoint for ConnectorSide {
                         Event::InboundAck { .. } => metrics::acked(),
                         Event::Request { request_id, action, .. } => {
                             let span = tracing::debug_span!("relay.request", side = "connector", request_id = %request_id, op = action.op());
-                            self.requests.insert(request_id.clone(), span);
+                            // Without a subscriber that wants it there is nothing to keep.
+                            if !span.is_disabled() {
+                                self.requests.insert(request_id.clone(), span);
+                            }
                         }
                         Event::Hello { identity, .. } => {
                             tracing::Span::current().record("identities", tracing::field::display(identity));

@@ -572,10 +572,22 @@ impl ServerHandle {
         conn: ConnId,
         make: impl FnOnce(oneshot::Sender<Result<T, ConnectorError>>) -> ConnCommand,
     ) -> Result<T, ServerError> {
-        let mut sender =
-            self.lock().connections.get(&conn).cloned().ok_or(ServerError::NoConnection(conn))?;
         let (reply, answer) = oneshot::channel();
-        sender.send(make(reply)).await.map_err(|_| ServerError::NoConnection(conn))?;
+        let command = make(reply);
+        // Through the connection's own sender while the channel has room:
+        // a clone of it (what a wait needs) costs an allocation per call.
+        let full = {
+            let mut state = self.lock();
+            let sender = state.connections.get_mut(&conn).ok_or(ServerError::NoConnection(conn))?;
+            match sender.try_send(command) {
+                Ok(()) => None,
+                Err(e) if e.is_full() => Some((sender.clone(), e.into_inner())),
+                Err(_) => return Err(ServerError::NoConnection(conn)),
+            }
+        };
+        if let Some((mut sender, command)) = full {
+            sender.send(command).await.map_err(|_| ServerError::NoConnection(conn))?;
+        }
         Ok(answer.await.map_err(|_| ServerError::NoConnection(conn))??)
     }
 

@@ -75,6 +75,11 @@ impl<E> Outbox<E> {
         if self.text.is_empty() {
             self.text = line;
         } else {
+            if self.text.capacity() < self.text.len() + line.len() {
+                // A burst has begun: make room for the whole message at
+                // once instead of doubling (and copying) from one line's length.
+                self.text.reserve(COALESCE_BYTES);
+            }
             self.text.push_str(&line);
         }
     }
