@@ -87,7 +87,7 @@ fn optional(out: &mut String, value: Option<&str>) {
 /// `text` as a JSON string, escaped as `serde_json` escapes: `"` and `\`,
 /// the short forms `\b \f \n \r \t`, other control characters as `\u00xx`
 /// (lowercase hex), everything else as it is.
-fn string(out: &mut String, text: &str) {
+pub(super) fn string(out: &mut String, text: &str) {
     out.push('"');
     let bytes = text.as_bytes();
     let mut start = 0;

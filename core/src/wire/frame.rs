@@ -416,9 +416,12 @@ impl Frame {
         if let Some(line) = super::encode_fast::line(self) {
             return line;
         }
-        // `to_string` knows its output is UTF-8 and skips the validation a
-        // `String::from_utf8` of our own buffer would repeat over every byte.
-        let mut line = serde_json::to_string(self).expect("wire frames always serialize");
+        let mut line = String::with_capacity(256);
+        if super::line_serializer::write(&mut line, self).is_err() {
+            // `to_string` knows its output is UTF-8 and skips the validation a
+            // `String::from_utf8` of our own buffer would repeat over every byte.
+            line = serde_json::to_string(self).expect("wire frames always serialize");
+        }
         line.push('\n');
         line
     }

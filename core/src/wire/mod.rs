@@ -16,6 +16,7 @@ mod fast;
 mod forward;
 mod frame;
 mod json;
+mod line_serializer;
 mod node;
 mod ops;
 mod ops_ext;

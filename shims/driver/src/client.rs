@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use futures::SinkExt as _;
 use futures::channel::{mpsc, oneshot};
 use relay_core::gateway::{GatewayConfig, Identity, OutboundRequest, RequestError, RequestErrorKind};
 use relay_core::policy::Secret;
@@ -15,6 +14,7 @@ use relay_core::wire::{
 };
 
 use crate::TlsRoots;
+use crate::command_sender::CommandSender;
 use crate::recording::Recorder;
 use crate::supervisor::Control;
 
@@ -40,7 +40,7 @@ pub struct ClientConfig {
     pub event_capacity: usize,
     /// Calls queued for the connection task before callers wait (default 1,024).
     pub command_capacity: usize,
-    /// WebSocket read/write buffer size in bytes (default 16 KiB).
+    /// WebSocket read buffer size in bytes (default 16 KiB).
     pub websocket_buffer: usize,
     /// Budget of [`Client::close`] (default 5 s).
     pub shutdown_budget: Duration,
@@ -185,7 +185,7 @@ impl Shared {
 /// bounded (requests by the request timeout, `close` by its budget).
 #[derive(Clone)]
 pub struct Client {
-    commands: mpsc::Sender<Command>,
+    commands: CommandSender<Command>,
     control: mpsc::UnboundedSender<Control>,
     shared: Shared,
     shutdown_budget: Duration,
@@ -210,7 +210,7 @@ impl Client {
         config: &ClientConfig,
     ) -> Self {
         Self {
-            commands,
+            commands: CommandSender::new(commands),
             control,
             shared,
             shutdown_budget: config.shutdown_budget,
@@ -220,8 +220,7 @@ impl Client {
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
         let (reply, answer) = oneshot::channel();
-        let mut commands = self.commands.clone();
-        commands.send(make(reply)).await.ok()?;
+        self.commands.send(make(reply)).await.ok()?;
         answer.await.ok()
     }
 

@@ -123,12 +123,14 @@ pub async fn open_websocket<R: Runtime>(
 }
 
 /// The WebSocket settings for a given maximum line: a message may carry one
-/// whole line, no more (PROTOCOL §1), and small buffers keep idle
-/// connections cheap.
-pub fn websocket_config(max_line: usize, buffer_size: usize) -> WebSocketConfig {
+/// whole line, no more (PROTOCOL §1), and a small read buffer (allocated
+/// per connection up front) keeps idle connections cheap. The write buffer
+/// keeps tungstenite's threshold (128 KiB): it takes memory only while a
+/// burst is written, and a burst of one-frame messages goes out in one
+/// write instead of one per few kilobytes.
+pub fn websocket_config(max_line: usize, read_buffer_size: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(max_line.saturating_add(2)))
         .max_frame_size(Some(max_line.saturating_add(2)))
-        .read_buffer_size(buffer_size)
-        .write_buffer_size(buffer_size)
+        .read_buffer_size(read_buffer_size)
 }

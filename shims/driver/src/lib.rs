@@ -17,6 +17,7 @@
 //!   catches up, so memory stays bounded.
 
 mod client;
+mod command_sender;
 mod connector_side;
 mod dial;
 mod events;

@@ -22,6 +22,7 @@ use relay_core::wire::{ActionResult, Descriptor, Forward, MessageEvent};
 use relay_store::{StoreError, StoreFuture, StoreHandle};
 use tracing::Instrument as _;
 
+use crate::command_sender;
 use crate::connector_side::{ConnCommand, ConnectorSide, PushReply};
 use crate::fabric::Fabric;
 use crate::metrics::{self, Side};
@@ -45,7 +46,7 @@ pub struct ServerConfig {
     pub path: String,
     /// Time a client may take from TCP accept to a completed upgrade (default 10 s).
     pub upgrade_timeout: Duration,
-    /// WebSocket read/write buffer size in bytes (default 4 KiB: a connector
+    /// WebSocket read buffer size in bytes (default 4 KiB: a connector
     /// holds many mostly idle gateways, and the read buffer is allocated per
     /// connection up front; 10,000 idle gateways take about 110 MiB in all).
     pub websocket_buffer: usize,
@@ -573,21 +574,13 @@ impl ServerHandle {
         make: impl FnOnce(oneshot::Sender<Result<T, ConnectorError>>) -> ConnCommand,
     ) -> Result<T, ServerError> {
         let (reply, answer) = oneshot::channel();
-        let command = make(reply);
-        // Through the connection's own sender while the channel has room:
-        // a clone of it (what a wait needs) costs an allocation per call.
-        let full = {
+        let gone = |_| ServerError::NoConnection(conn);
+        let queued = {
             let mut state = self.lock();
             let sender = state.connections.get_mut(&conn).ok_or(ServerError::NoConnection(conn))?;
-            match sender.try_send(command) {
-                Ok(()) => None,
-                Err(e) if e.is_full() => Some((sender.clone(), e.into_inner())),
-                Err(_) => return Err(ServerError::NoConnection(conn)),
-            }
+            command_sender::queue(sender, make(reply)).map_err(gone)?
         };
-        if let Some((mut sender, command)) = full {
-            sender.send(command).await.map_err(|_| ServerError::NoConnection(conn))?;
-        }
+        queued.wait().await.map_err(gone)?;
         Ok(answer.await.map_err(|_| ServerError::NoConnection(conn))??)
     }
 

@@ -34,20 +34,16 @@ const READ_BUDGET: usize = 64;
 /// a peer that stops reading slows their senders down instead of growing
 /// memory. Requests and close never wait (see [`Endpoint::may_wait`]).
 const MAX_QUEUED_BYTES: usize = 1 << 20;
-/// The most bytes of lines that share one text message. A line stream's
-/// message boundaries mean nothing (PROTOCOL §1: every reader splits on
-/// `\n`), so a burst of frames goes out as few messages: the framing and
-/// the flush are paid per message, not per frame.
-const COALESCE_BYTES: usize = 64 * 1024;
-
 /// Where a machine's actions go.
+///
+/// Every line is a text message of its own (PROTOCOL §1: senders put
+/// exactly one frame per text message); the writes are batched instead, and
+/// flushed once per burst.
 #[derive(Debug)]
 pub(crate) struct Outbox<E> {
     frames_out: FrameCounters,
     messages: VecDeque<Message>,
-    /// Lines not yet put in a message (each ends with its `\n`).
-    text: String,
-    /// Bytes in `messages` and `text`.
+    /// Bytes of the text messages in `messages`.
     queued_bytes: usize,
     pub(crate) events: VecDeque<E>,
     /// Set once the machine closed: the close frame to send, if any.
@@ -59,7 +55,6 @@ impl<E> Outbox<E> {
         Self {
             frames_out: FrameCounters::new(side, "out"),
             messages: VecDeque::new(),
-            text: String::new(),
             queued_bytes: 0,
             events: VecDeque::new(),
             closed: None,
@@ -68,20 +63,8 @@ impl<E> Outbox<E> {
 
     pub(crate) fn send_line(&mut self, line: String) {
         self.frames_out.count(line.as_bytes());
-        if !self.text.is_empty() && self.text.len() + line.len() > COALESCE_BYTES {
-            self.seal();
-        }
         self.queued_bytes += line.len();
-        if self.text.is_empty() {
-            self.text = line;
-        } else {
-            if self.text.capacity() < self.text.len() + line.len() {
-                // A burst has begun: make room for the whole message at
-                // once instead of doubling (and copying) from one line's length.
-                self.text.reserve(COALESCE_BYTES);
-            }
-            self.text.push_str(&line);
-        }
+        self.messages.push_back(Message::text(line));
     }
 
     pub(crate) fn send_ping(&mut self) {
@@ -90,22 +73,11 @@ impl<E> Outbox<E> {
 
     /// Queues a message behind every line sent before it.
     fn push(&mut self, message: Message) {
-        self.seal();
         self.messages.push_back(message);
     }
 
-    /// Puts the lines sent so far in one text message.
-    fn seal(&mut self) {
-        if !self.text.is_empty() {
-            self.messages.push_back(Message::text(std::mem::take(&mut self.text)));
-        }
-    }
-
-    /// The next message to write, lines sealed first.
+    /// The next message to write.
     fn next(&mut self) -> Option<Message> {
-        if self.messages.is_empty() {
-            self.seal();
-        }
         let message = self.messages.pop_front()?;
         if let Message::Text(text) = &message {
             self.queued_bytes -= text.len();
@@ -114,7 +86,7 @@ impl<E> Outbox<E> {
     }
 
     fn is_empty(&self) -> bool {
-        self.messages.is_empty() && self.text.is_empty()
+        self.messages.is_empty()
     }
 }
 
@@ -507,23 +479,14 @@ mod tests {
     }
 
     #[test]
-    fn lines_sent_together_share_a_message_up_to_the_bound() {
+    fn every_line_is_a_text_message_of_its_own_in_order() {
         let mut out = Outbox::<()>::new(Side::Gateway);
         out.send_line("{\"a\":1}\n".into());
         out.send_line("{\"b\":2}\n".into());
         out.send_ping();
         out.send_line("{\"c\":3}\n".into());
-        assert_eq!(texts(&mut out), ["{\"a\":1}\n{\"b\":2}\n", "<Ping(b\"\")>", "{\"c\":3}\n"]);
-        assert_eq!(out.queued_bytes, 0);
-
-        let big = format!("{}\n", "x".repeat(COALESCE_BYTES / 2));
-        for _ in 0..3 {
-            out.send_line(big.clone());
-        }
-        assert_eq!(out.queued_bytes, 3 * big.len());
-        let messages = texts(&mut out);
-        assert_eq!(messages.len(), 3, "no message grows past the bound");
-        assert!(messages.iter().all(|m| m.len() <= COALESCE_BYTES && m.ends_with('\n')));
+        assert_eq!(out.queued_bytes, 24);
+        assert_eq!(texts(&mut out), ["{\"a\":1}\n", "{\"b\":2}\n", "<Ping(b\"\")>", "{\"c\":3}\n"]);
         assert!(out.is_empty() && out.queued_bytes == 0);
     }
 }

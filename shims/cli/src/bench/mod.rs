@@ -141,7 +141,7 @@ pub(crate) struct Args {
     /// Dial this connector for the round trips instead of an embedded one.
     #[arg(long)]
     url: Option<String>,
-    /// WebSocket read/write buffer of the embedded connector and the gateways, in bytes.
+    /// WebSocket read buffer of the embedded connector and the gateways, in bytes.
     #[arg(long, default_value_t = 4096)]
     websocket_buffer: usize,
     /// One JSON object per measurement on stdout.
