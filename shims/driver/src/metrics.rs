@@ -92,18 +92,22 @@ impl FrameCounters {
         for end in memchr::memchr_iter(b'\n', text).chain([text.len()]) {
             let line = &text[start..end];
             start = end + 1;
-            if line.is_empty() {
-                continue;
+            if !line.is_empty() {
+                self.count_line(line);
             }
-            let slot = frame_type(line).map_or(FrameType::ALL.len(), |t| t as usize);
-            let (side, direction) = (self.side.as_str(), self.direction);
-            self.handles[slot]
-                .get_or_insert_with(|| {
-                    let name = FrameType::ALL.get(slot).map_or("other", |t| t.as_str());
-                    counter!("relay_frames_total", "side" => side, "direction" => direction, "type" => name)
-                })
-                .increment(1);
         }
+    }
+
+    /// Counts one frame's line (what a sender writes: one per message).
+    pub(crate) fn count_line(&mut self, line: &[u8]) {
+        let slot = frame_type(line).map_or(FrameType::ALL.len(), |t| t as usize);
+        let (side, direction) = (self.side.as_str(), self.direction);
+        self.handles[slot]
+            .get_or_insert_with(|| {
+                let name = FrameType::ALL.get(slot).map_or("other", |t| t.as_str());
+                counter!("relay_frames_total", "side" => side, "direction" => direction, "type" => name)
+            })
+            .increment(1);
     }
 }
 

@@ -62,7 +62,7 @@ impl<E> Outbox<E> {
     }
 
     pub(crate) fn send_line(&mut self, line: String) {
-        self.frames_out.count(line.as_bytes());
+        self.frames_out.count_line(line.as_bytes());
         self.queued_bytes += line.len();
         self.messages.push_back(Message::text(line));
     }
