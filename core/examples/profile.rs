@@ -10,7 +10,8 @@
 //! `outbound` + `outbound_result` pairs, no corpus), `decode`
 //! (`Frame::decode` of N inbound lines), `naive` and `borrowed` (the bench's
 //! baseline decodes of the same lines), `value` (`serde_json::Value`),
-//! `encode`, `cycle` (N request → result cycles), `replay`; `dump` prints the corpus.
+//! `encode`, `cycle` (N request → result cycles; a third argument keeps that many in
+//! flight), `replay`; `dump` prints the corpus.
 //!
 //! `compare N ROUNDS` times the decodes in interleaved rounds and prints each
 //! one's median throughput and its median ratio to `Frame::decode` — a ratio
@@ -84,19 +85,36 @@ fn main() {
             black_box(out);
         }
         "cycle" => {
+            // A third argument keeps that many requests in flight; the oldest is answered each cycle.
+            let in_flight: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1).max(1);
             let now = Instant::now();
-            let config =
-                GatewayConfig { request_timeout: Duration::from_secs(3600), ..GatewayConfig::default() };
+            let config = GatewayConfig {
+                request_timeout: Duration::from_secs(3600),
+                max_pending: in_flight + 10,
+                ..GatewayConfig::default()
+            };
             let mut m = RelayMachine::new(config, now);
             m.handle_input(now, br#"{"type":"descriptor","descriptor":{"contract_version":1,"platform":"relay","label":"Relay","max_message_length":4096,"supports_draft_streaming":false,"supports_edit":true,"supports_threads":false,"markdown_dialect":"plain","len_unit":"chars"}}
 "#);
             while m.poll_action().is_some() {}
-            for _ in 0..n {
+            let mut open = std::collections::VecDeque::with_capacity(in_flight);
+            let mut submit = |m: &mut RelayMachine| {
                 let id = m
                     .request(now, OutboundAction::Send(SendMessage::new("-1001234567", "hello there")))
                     .unwrap();
                 let Some(Action::SendFrame(line)) = m.poll_action() else { panic!() };
                 black_box(line);
+                open.push_back(id);
+                if open.len() < in_flight {
+                    return None;
+                }
+                open.pop_front()
+            };
+            for _ in 1..in_flight {
+                submit(&mut m);
+            }
+            for _ in 0..n {
+                let id = submit(&mut m).expect("the oldest request");
                 let result = format!(
                     "{{\"type\":\"outbound_result\",\"requestId\":\"{id}\",\"result\":{{\"success\":true,\"message_id\":\"1234567\"}}}}\n"
                 );

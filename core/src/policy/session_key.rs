@@ -70,6 +70,8 @@ pub fn session_key(source: &SessionSource, options: SessionKeyOptions, profile: 
         parts.extend(participant);
     }
     let mut key = namespace(profile);
+    // One allocation for the whole key, not one per growth.
+    key.reserve(parts.iter().map(|part| part.len() + 1).sum());
     for part in parts {
         key.push(':');
         key.push_str(part);

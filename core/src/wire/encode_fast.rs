@@ -88,6 +88,8 @@ fn optional(out: &mut String, value: Option<&str>) {
 /// the short forms `\b \f \n \r \t`, other control characters as `\u00xx`
 /// (lowercase hex), everything else as it is.
 pub(super) fn string(out: &mut String, text: &str) {
+    // Room for the usual case, no escapes, at once.
+    out.reserve(text.len() + 2);
     out.push('"');
     let bytes = text.as_bytes();
     let mut start = 0;

@@ -416,7 +416,9 @@ impl Frame {
         if let Some(line) = super::encode_fast::line(self) {
             return line;
         }
-        let mut line = String::with_capacity(256);
+        // An event is mostly its text: room for that and the rest of a typical frame.
+        let text = if let Self::Inbound(f) = self { f.event.text.len() } else { 0 };
+        let mut line = String::with_capacity(512 + 2 * text);
         if super::line_serializer::write(&mut line, self).is_err() {
             // `to_string` knows its output is UTF-8 and skips the validation a
             // `String::from_utf8` of our own buffer would repeat over every byte.

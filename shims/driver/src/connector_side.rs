@@ -90,8 +90,9 @@ impl ConnectorSide {
     fn push(&mut self, now: Instant, frame: BufferedFrame) -> Result<PushReply, ConnectorError> {
         let outcome = match frame {
             BufferedFrame::Inbound(event) => {
-                self.state().router.note_inbound(self.conn, &event);
-                self.share_session(&session_key(&event.source, SessionKeyOptions::default(), None));
+                let session = session_key(&event.source, SessionKeyOptions::default(), None);
+                self.state().router.note_session(self.conn, &session);
+                self.share_session(&session);
                 self.machine.push_inbound(now, *event, None)?
             }
             other => self.machine.push_frame(now, other, None)?,
