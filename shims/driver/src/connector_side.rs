@@ -41,7 +41,8 @@ pub(crate) enum PushReply {
 pub(crate) enum ConnCommand {
     AnswerHello(Descriptor, oneshot::Sender<Result<(), ConnectorError>>),
     RefuseHello(String, oneshot::Sender<Result<(), ConnectorError>>),
-    Respond(String, ActionResult, oneshot::Sender<Result<(), ConnectorError>>),
+    /// An answer; without a reply channel nobody waits for the machine's verdict.
+    Respond(String, ActionResult, Option<oneshot::Sender<Result<(), ConnectorError>>>),
     Push(BufferedFrame, oneshot::Sender<Result<PushReply, ConnectorError>>),
     Interrupt(String, String, oneshot::Sender<Result<PushReply, ConnectorError>>),
     /// Another instance appended to this gateway's backlog.
@@ -229,7 +230,17 @@ impl Endpoint for ConnectorSide {
                 if let Some(span) = self.requests.remove(&request_id) {
                     span.in_scope(|| tracing::debug!(success = result.success, "answered"));
                 }
-                let _ = reply.send(self.machine.respond(now, &request_id, result));
+                let answered = self.machine.respond(now, &request_id, result);
+                match reply {
+                    Some(reply) => {
+                        let _ = reply.send(answered);
+                    }
+                    None => {
+                        if let Err(error) = answered {
+                            tracing::debug!(%error, "an answer nobody waited for was refused");
+                        }
+                    }
+                }
             }
             ConnCommand::Push(frame, reply) => {
                 let _ = reply.send(self.push(now, frame));

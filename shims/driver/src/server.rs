@@ -574,14 +574,19 @@ impl ServerHandle {
         make: impl FnOnce(oneshot::Sender<Result<T, ConnectorError>>) -> ConnCommand,
     ) -> Result<T, ServerError> {
         let (reply, answer) = oneshot::channel();
+        self.enqueue(conn, make(reply)).await?;
+        Ok(answer.await.map_err(|_| ServerError::NoConnection(conn))??)
+    }
+
+    /// Puts `command` in `conn`'s queue, waiting only while it is full.
+    async fn enqueue(&self, conn: ConnId, command: ConnCommand) -> Result<(), ServerError> {
         let gone = |_| ServerError::NoConnection(conn);
         let queued = {
             let mut state = self.lock();
             let sender = state.connections.get_mut(&conn).ok_or(ServerError::NoConnection(conn))?;
-            command_sender::queue(sender, make(reply)).map_err(gone)?
+            command_sender::queue(sender, command).map_err(gone)?
         };
-        queued.wait().await.map_err(gone)?;
-        Ok(answer.await.map_err(|_| ServerError::NoConnection(conn))??)
+        queued.wait().await.map_err(gone)
     }
 
     /// Answers the oldest unanswered hello of `conn` with a descriptor.
@@ -603,7 +608,26 @@ impl ServerHandle {
         result: ActionResult,
     ) -> Result<(), ServerError> {
         let request_id = request_id.to_owned();
-        self.call(conn, |reply| ConnCommand::Respond(request_id, result, reply)).await
+        self.call(conn, |reply| ConnCommand::Respond(request_id, result, Some(reply))).await
+    }
+
+    /// Answers a request without waiting for the connection to take it:
+    /// returns once the answer is queued (waiting only while the
+    /// connection's queue is full). An answer the connection refuses (the
+    /// request id is unknown or already answered) is dropped; use
+    /// [`respond`](Self::respond) to hear of that. One task and one channel
+    /// hand-off fewer per request, for a connector answering many at once.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::NoConnection`] when `conn` is not open.
+    pub async fn answer(
+        &self,
+        conn: ConnId,
+        request_id: &str,
+        result: ActionResult,
+    ) -> Result<(), ServerError> {
+        self.enqueue(conn, ConnCommand::Respond(request_id.to_owned(), result, None)).await
     }
 
     /// Pushes an inbound event to `conn`: live, or into its backlog when the

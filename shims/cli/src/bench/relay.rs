@@ -100,9 +100,10 @@ async fn serve<R: Runtime>(
                 Some(ServerEvent::Hello { conn, .. }) => pending.push(Box::pin(async move {
                     let _ = h.answer_hello(conn, Descriptor::new("relay", "Relay")).await;
                 })),
-                Some(ServerEvent::Request { conn, request_id, .. }) => pending.push(Box::pin(async move {
-                    let _ = h.respond(conn, &request_id, ActionResult::ok()).await;
-                })),
+                // Queued at once (it waits only for room in the connection's queue).
+                Some(ServerEvent::Request { conn, request_id, .. }) => {
+                    let _ = h.answer(conn, &request_id, ActionResult::ok()).await;
+                }
                 Some(ServerEvent::Live { conn }) => {
                     if let Mode::Push(frames) = &mode {
                         pending.push(Box::pin(push(h, conn, Arc::clone(frames), Arc::clone(&flag))));
