@@ -34,6 +34,7 @@ const READ_BUDGET: usize = 64;
 /// a peer that stops reading slows their senders down instead of growing
 /// memory. Requests and close never wait (see [`Endpoint::may_wait`]).
 const MAX_QUEUED_BYTES: usize = 1 << 20;
+
 /// Where a machine's actions go.
 ///
 /// Every line is a text message of its own (PROTOCOL §1: senders put
