@@ -31,6 +31,11 @@ pub struct ConnectorConfig {
     pub replay_window: usize,
     /// Wait before a failed backlog read is asked again (default 1 s).
     pub store_retry: Duration,
+    /// Keys the hash of the table of pending request ids, so that a gateway
+    /// cannot pick ids that collide in it. Runtimes seed it from the
+    /// operating system's randomness for every connection (default 0). It
+    /// changes no output: the table is only looked up, never walked.
+    pub seed: u64,
 }
 
 impl Default for ConnectorConfig {
@@ -45,6 +50,7 @@ impl Default for ConnectorConfig {
             max_pending_requests: 10_000,
             replay_window: 64,
             store_retry: Duration::from_secs(1),
+            seed: 0,
         }
     }
 }

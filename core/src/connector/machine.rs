@@ -2,11 +2,12 @@
 //! machine — its state, getters, inputs and outputs. Application commands
 //! are in `commands.rs`.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::delivery::Delivery;
 use super::hellos::Hellos;
+use super::pending_ids::PendingIds;
 use super::store::within_limit;
 use super::timers::{Timer, Timers};
 use super::{
@@ -33,7 +34,7 @@ pub struct ConnectorMachine {
     pub(super) hellos: Hellos,
     pub(super) delivery: Delivery,
     /// Request ids handed to the application and not yet answered.
-    pub(super) pending: BTreeSet<String>,
+    pub(super) pending: PendingIds,
     pub(super) codec: LineCodec,
     pub(super) timers: Timers,
     pub(super) actions: VecDeque<Action>,
@@ -58,7 +59,7 @@ impl ConnectorMachine {
             closed: false,
             gateway_id: None,
             backlog_key: None,
-            pending: BTreeSet::new(),
+            pending: PendingIds::new(config.seed),
             timers: Timers::default(),
             actions: VecDeque::new(),
             stats: Stats::default(),

@@ -92,6 +92,7 @@ mod delivery;
 mod hellos;
 mod machine;
 mod output;
+mod pending_ids;
 mod profiles;
 mod router;
 mod stats;

@@ -366,6 +366,7 @@ async fn serve<R: Runtime>(
     };
     let mut connector = config.connector.clone();
     connector.verifier = state.lock().unwrap_or_else(PoisonError::into_inner).verifier.clone();
+    connector.seed = crate::os_seed();
     let machine = ConnectorMachine::new(connector, authorization.as_deref(), rt.now(), unix_now());
     metrics::connection_opened(Side::Connector);
     let gateway_id_field = machine.gateway_id().map(str::to_owned);

@@ -204,3 +204,27 @@ fn a_forward_is_pushed_live() {
     assert!(matches!(&actions[..], [Action::SendFrame(line)]
         if line.starts_with(r#"{"type":"passthrough_forward","forward":{"platform":"slack""#)));
 }
+
+#[test]
+fn the_seed_of_the_pending_table_changes_no_output() {
+    let run = |seed| {
+        let config = ConnectorConfig { max_pending_requests: 3, seed, ..ConnectorConfig::default() };
+        let mut rig = Rig::with_config(config, None);
+        rig.input(&hello("relay", ""));
+        rig.m.answer_hello(rig.now, descriptor("relay")).unwrap();
+        let mut actions = rig.drain();
+        // Fresh ids, a duplicate, one over the bound, answers known and unknown.
+        rig.input(&[outbound("r1"), outbound("r2"), outbound("r1"), outbound("r3"), outbound("r4")].concat());
+        actions.extend(rig.drain());
+        let answers =
+            ["r2", "nope", "r1", "r2"].map(|id| rig.m.respond(rig.now, id, ActionResult::ok()).is_ok());
+        actions.extend(rig.drain());
+        (actions, answers, rig.m.pending_requests())
+    };
+    let first = run(1);
+    assert_eq!(first.1, [true, false, true, false]);
+    assert_eq!(first.2, 1, "r3 is still waiting");
+    for seed in [0, 2, u64::MAX] {
+        assert_eq!(run(seed), first, "seed {seed}");
+    }
+}

@@ -45,6 +45,7 @@ fn config(verifier: crate::policy::TokenVerifier) -> ConnectorConfig {
         max_pending_requests: 4,
         replay_window: 2,
         store_retry: Duration::from_millis(500),
+        seed: 7,
     }
 }
 
