@@ -111,7 +111,9 @@ pub enum IdleOutcome {
 
 pub(crate) enum Command {
     Request {
-        request: OutboundRequest,
+        /// Boxed: an action is a few hundred bytes, and a command is moved
+        /// several times on its way into the channel.
+        request: Box<OutboundRequest>,
         reply: oneshot::Sender<Result<ActionResult, RequestError>>,
     },
     Interrupt {
@@ -227,7 +229,7 @@ impl Client {
     /// Sends an action (optionally tagged with an identity) and waits for its result.
     /// `success: false` is a result; an `Err` says whether the connector may have applied it.
     pub async fn request(&self, request: impl Into<OutboundRequest>) -> Result<ActionResult, RequestError> {
-        let request = request.into();
+        let request = Box::new(request.into());
         self.call(|reply| Command::Request { request, reply }).await.unwrap_or_else(|| Err(not_connected()))
     }
 

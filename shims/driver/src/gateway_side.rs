@@ -159,7 +159,7 @@ impl Endpoint for GatewaySide {
         match command {
             Command::Request { request, reply } => {
                 let op = metrics::op_label(request.action.op());
-                match self.machine.request(now, request) {
+                match self.machine.request(now, *request) {
                     Ok(id) => {
                         let span =
                             tracing::debug_span!("relay.request", side = "gateway", request_id = %id, op);
