@@ -121,22 +121,22 @@ pub(super) fn string(out: &mut String, text: &str) {
     out.push('"');
 }
 
-/// How many leading bytes of `bytes` need no escape. Eight at a time: a word
-/// holding a byte below 0x20, a `"` or a `\` stops the fast loop (the test
-/// may also stop early, never late), and the bytes from there are looked at
-/// one by one.
-fn clean_prefix(bytes: &[u8]) -> usize {
+/// How many leading bytes of `bytes` need no escape: where the first byte
+/// below 0x20, `"` or `\` is. Eight at a time: in each of the three masks
+/// of a word a false hit can only sit above a true one (a borrow runs up
+/// from it), so the lowest bit of their union is the first true hit.
+pub(super) fn clean_prefix(bytes: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
     let mut i = 0;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
+    while let Some(word) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let w = u64::from_le_bytes(*word);
         let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-        if control | has_zero(w ^ (ONES * u64::from(b'"'))) | has_zero(w ^ (ONES * u64::from(b'\\'))) != 0 {
-            break;
+        let stops =
+            control | has_zero(w ^ (ONES * u64::from(b'"'))) | has_zero(w ^ (ONES * u64::from(b'\\')));
+        if stops != 0 {
+            return i + (stops.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }

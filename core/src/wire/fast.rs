@@ -1,21 +1,22 @@
-//! The fast decode: typed frames read straight from the line by sonic-rs.
+//! The fast decode: typed frames read straight from the line.
 //!
 //! The two lines of a request's round trip in relay's own compact form are
 //! read first by their exact shape (`fast_canonical.rs`), without a parser.
-//! `inbound` frames, the ones a peer sends every second, and the frames of a
-//! request's round trip (`outbound` with a `send` action, `outbound_result`)
-//! are read field by field into their types, strings copied once from the
-//! line into the field that keeps them; other frame types are read into the
-//! member list their `from_reader`s take. Either way the rules are the strict decoder's: the
-//! last of duplicate keys wins (each occurrence overwrites the field), `null`
-//! reads as absent, unknown keys land in `extra`.
+//! Other lines go through a JSON reader of our own (`fast_parser.rs`), a
+//! serde deserializer that borrows strings from the line. `inbound` frames,
+//! the ones a peer sends every second, and the frames of a request's round
+//! trip (`outbound` with a `send` action, `outbound_result`) are read field
+//! by field into their types, strings copied once from the line into the
+//! field that keeps them; other frame types are read into the member list
+//! their `from_reader`s take. Either way the rules are the strict decoder's:
+//! the last of duplicate keys wins (each occurrence overwrites the field),
+//! `null` reads as absent, unknown keys land in `extra`.
 //!
 //! It is modest on purpose: anything it cannot read exactly as the strict
-//! decoder would — invalid JSON, a lone surrogate escape (sonic-rs refuses
-//! it, the strict decoder repairs it), a mistyped or missing field, `type`
-//! not first or twice, a wrong direction, a zero float, deep nesting —
-//! makes it give up, and [`Frame::decode`] hands the line to the strict
-//! decoder, whose frame or diagnostic stands.
+//! decoder would — invalid JSON, a lone surrogate escape (the strict decoder
+//! repairs it), a mistyped or missing field, `type` not first or twice, a
+//! wrong direction, deep nesting — makes it give up, and [`Frame::decode`]
+//! hands the line to the strict decoder, whose frame or diagnostic stands.
 
 use std::borrow::Cow;
 
@@ -27,16 +28,15 @@ use super::json::{Extra, Reader};
 use super::node::{KeySeed, Node};
 use super::{Direction, Frame, FrameType, MessageEvent, MessageType};
 
-/// The frame on `line` (which sonic-rs checks is UTF-8), or `None` to leave
-/// the line to the strict decoder.
+/// The frame on `line`, or `None` to leave the line to the strict decoder.
 pub(crate) fn decode(line: &[u8], expect: Option<Direction>) -> Option<Frame> {
     if let Some(frame) = canonical::decode(line, expect) {
         return Some(frame);
     }
-    let mut de = sonic_rs::Deserializer::from_slice(line);
+    let mut parser = Parser::new(line)?;
     let mut frame = None;
-    de.deserialize_map(FrameVisitor { expect, frame: &mut frame }).ok()?;
-    de.end().ok()?;
+    (&mut parser).deserialize_map(FrameVisitor { expect, frame: &mut frame }).ok()?;
+    parser.end().ok()?;
     frame
 }
 
@@ -98,7 +98,7 @@ impl<'de> Visitor<'de> for FrameVisitor<'_> {
             if key == "type" {
                 return Err(give_up());
             }
-            entries.push((key, Node::Value(map.next_value_seed(ValueSeed::TOP)?)));
+            entries.push((key, Node::Value(map.next_value_seed(ValueSeed)?)));
         }
         let frame = Frame::from_fields(frame_type, Reader::from_entries(entries)).map_err(|_| give_up())?;
         *self.frame = Some(frame);
@@ -300,42 +300,25 @@ impl<'de> Visitor<'de> for Lenient {
         Ok(MessageType::Text)
     }
 
-    // Containers are read (and dropped) through the guard: too deep a one goes to the strict path.
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<MessageType, A::Error> {
-        ValueSeed::TOP.visit_seq(seq).map(|_| MessageType::Text)
+        de::IgnoredAny.visit_seq(seq).map(|_| MessageType::Text)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MessageType, A::Error> {
-        ValueSeed::TOP.visit_map(map).map(|_| MessageType::Text)
+        de::IgnoredAny.visit_map(map).map(|_| MessageType::Text)
     }
 }
 
 /// Keeps an unknown key; of duplicates the last wins, as in a map.
 fn keep<'de, A: MapAccess<'de>>(extra: &mut Extra, key: Cow<'de, str>, map: &mut A) -> Result<(), A::Error> {
-    let value = map.next_value_seed(ValueSeed::TOP)?;
+    let value = map.next_value_seed(ValueSeed)?;
     extra.insert(key.into_owned(), value);
     Ok(())
 }
 
-/// Reads any JSON value, refusing what sonic-rs might read differently from
-/// `serde_json`: a zero float (sonic-rs drops the sign of `-0`) and nesting
-/// anywhere near `serde_json`'s limit of 128 levels (sonic-rs allows 255).
+/// Reads any JSON value into a `serde_json` one (the reader bounds its depth).
 #[derive(Clone, Copy)]
-struct ValueSeed {
-    levels_left: u8,
-}
-
-impl ValueSeed {
-    /// Typed objects sit at most a few levels deep, well inside the limit.
-    /// Deeper values are rare and left to the strict path: each level costs
-    /// sonic-rs tens of KiB of stack in an unoptimized build.
-    const TOP: Self = Self { levels_left: 32 };
-
-    fn inner<E: de::Error>(self) -> Result<Self, E> {
-        let levels_left = self.levels_left.checked_sub(1).ok_or_else(give_up)?;
-        Ok(Self { levels_left })
-    }
-}
+struct ValueSeed;
 
 impl<'de> DeserializeSeed<'de> for ValueSeed {
     type Value = Value;
@@ -365,11 +348,8 @@ impl<'de> Visitor<'de> for ValueSeed {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        if v == 0.0 {
-            return Err(give_up());
-        }
-        // Finite: sonic-rs refuses what is not, as serde_json does.
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        // Finite: the reader refuses what is not, as serde_json does.
+        serde_json::Number::from_f64(v).map(Value::Number).ok_or_else(give_up)
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
@@ -381,19 +361,17 @@ impl<'de> Visitor<'de> for ValueSeed {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let inner = self.inner()?;
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(inner)? {
+        while let Some(item) = seq.next_element_seed(self)? {
             items.push(item);
         }
         Ok(Value::Array(items))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let inner = self.inner()?;
         let mut object = Map::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            object.insert(key.into_owned(), map.next_value_seed(inner)?);
+            object.insert(key.into_owned(), map.next_value_seed(self)?);
         }
         Ok(Value::Object(object))
     }
@@ -403,6 +381,9 @@ impl<'de> Visitor<'de> for ValueSeed {
 mod canonical;
 #[path = "fast_ops.rs"]
 mod ops;
+#[path = "fast_parser.rs"]
+mod parser;
+use parser::Parser;
 
 #[path = "fast_typed.rs"]
 mod typed;

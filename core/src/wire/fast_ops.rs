@@ -96,7 +96,7 @@ impl Typed for SendMessage {
                 "content" => content = map.next_value()?,
                 "reply_to" => s.reply_to = id(&mut map)?,
                 "metadata" => {
-                    s.metadata = match map.next_value_seed(ValueSeed::TOP)? {
+                    s.metadata = match map.next_value_seed(ValueSeed)? {
                         Value::Object(object) => object,
                         Value::Null => Map::new(),
                         _ => return Err(give_up()),
