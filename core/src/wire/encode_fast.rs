@@ -8,6 +8,7 @@
 //! on serde, so the fuzz harness that compares it with `encode_line` checks
 //! this file on every frame it makes, as the property test below does.
 
+use super::scan::clean_prefix;
 use super::{ActionResult, Frame, OutboundAction};
 
 /// `frame` as a line (with its `\n`), when it is one written here.
@@ -121,28 +122,6 @@ pub(super) fn string(out: &mut String, text: &str) {
     out.push('"');
 }
 
-/// How many leading bytes of `bytes` need no escape: where the first byte
-/// below 0x20, `"` or `\` is. Eight at a time: in each of the three masks
-/// of a word a false hit can only sit above a true one (a borrow runs up
-/// from it), so the lowest bit of their union is the first true hit.
-pub(super) fn clean_prefix(bytes: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
-    let mut i = 0;
-    while let Some(word) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-        let w = u64::from_le_bytes(*word);
-        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-        let stops =
-            control | has_zero(w ^ (ONES * u64::from(b'"'))) | has_zero(w ^ (ONES * u64::from(b'\\')));
-        if stops != 0 {
-            return i + (stops.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    i + bytes[i..].iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').unwrap_or(bytes.len() - i)
-}
-
 #[cfg(test)]
 mod tests {
     use quickcheck::{Arbitrary, Gen, QuickCheck};
@@ -163,22 +142,6 @@ mod tests {
             string(&mut ours, text);
             assert_eq!(ours, serde_json::to_string(text).unwrap(), "{text:?}");
         }
-    }
-
-    #[test]
-    fn the_word_scan_stops_where_a_byte_scan_stops() {
-        fn prop(text: String, cut: u8) -> bool {
-            let mut bytes = text.into_bytes();
-            // Put an escaped byte somewhere now and then, past the first word too.
-            if cut % 3 == 0 && !bytes.is_empty() {
-                let at = usize::from(cut) % bytes.len();
-                bytes.insert(at, [b'"', b'\\', 0x01, b'\n'][usize::from(cut) % 4]);
-            }
-            let naive =
-                bytes.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').unwrap_or(bytes.len());
-            clean_prefix(&bytes) == naive
-        }
-        QuickCheck::new().tests(2000).quickcheck(prop as fn(String, u8) -> bool);
     }
 
     #[test]

@@ -11,7 +11,11 @@
 //! - an integer beyond `u64` or below `i64` (`serde_json` reads it as a
 //!   float), `-0`, a float that is not finite;
 //! - nesting deeper than [`MAX_DEPTH`];
-//! - anything that is not JSON.
+//! - a control character anywhere in the line: inside a string it is not
+//!   JSON, and outside one (a tab between tokens) no encoder writes it;
+//!   without them a string ends at the first `"` or `\\`, which is all
+//!   its scan looks for;
+//! - anything else that is not JSON.
 //!
 //! Floats are read by the standard library, correctly rounded, as
 //! `serde_json` reads them with `float_roundtrip`.
@@ -20,7 +24,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::wire::encode_fast::clean_prefix;
+use crate::wire::scan::plain_prefix;
 
 /// Containers nested deeper than this are left to the strict decoder;
 /// frames sit a few levels deep.
@@ -78,9 +82,14 @@ enum Text<'de, 's> {
 }
 
 impl<'de> Parser<'de> {
-    /// A reader of `line`, or `None` when it is not UTF-8. The whole line
-    /// is checked at once, which is cheaper than a check per string.
+    /// A reader of `line`, or `None` when it is not UTF-8 or holds a
+    /// control character. The whole line is checked at once, which is
+    /// cheaper than a check per string.
     pub(super) fn new(line: &'de [u8]) -> Option<Self> {
+        // A fold rather than `any`: without the early exit it vectorizes.
+        if line.iter().fold(false, |control, &b| control | (b < 0x20)) {
+            return None;
+        }
         let text = simdutf8::basic::from_utf8(line).ok()?;
         Some(Self { text, line, at: 0, depth: 0, scratch: String::new() })
     }
@@ -125,10 +134,10 @@ impl<'de> Parser<'de> {
     /// A string's text; `at` is just past its opening quote.
     fn string(&mut self) -> Result<Text<'de, '_>, GiveUp> {
         let (text, line) = (self.text, self.line);
-        // Runs end at a quote, a backslash or a control character (which
-        // JSON wants escaped): all ASCII, so every run is whole characters.
+        // Runs end at a quote or a backslash (the line holds no control
+        // character): ASCII, so every run is whole characters.
         let run = |from: usize| {
-            let stop = from + clean_prefix(&line[from..]);
+            let stop = from + plain_prefix(&line[from..]);
             Ok::<_, GiveUp>((text.get(from..stop).ok_or(GiveUp)?, stop))
         };
         let (first, mut stop) = run(self.at)?;
@@ -463,6 +472,7 @@ mod tests {
             "1e",
             "+1",
             "-",
+            "[1,\t2]",
             r#"{"a":1,}"#,
             "[1,]",
             "[,1]",

@@ -23,6 +23,7 @@ mod ops_ext;
 mod platform;
 mod repair;
 mod result;
+mod scan;
 mod source;
 
 pub use action::{OutboundAction, RawAction};
