@@ -68,7 +68,6 @@ impl de::Error for GiveUp {
 #[derive(Debug)]
 pub(super) struct Parser<'de> {
     text: &'de str,
-    line: &'de [u8],
     at: usize,
     depth: u8,
     /// The text of the last string that held an escape.
@@ -91,17 +90,21 @@ impl<'de> Parser<'de> {
             return None;
         }
         let text = simdutf8::basic::from_utf8(line).ok()?;
-        Some(Self { text, line, at: 0, depth: 0, scratch: String::new() })
+        Some(Self { text, at: 0, depth: 0, scratch: String::new() })
+    }
+
+    fn line(&self) -> &'de [u8] {
+        self.text.as_bytes()
     }
 
     /// Checks that only whitespace follows the value read.
     pub(super) fn end(&mut self) -> Result<(), GiveUp> {
         self.skip_whitespace();
-        if self.at == self.line.len() { Ok(()) } else { Err(GiveUp) }
+        if self.at == self.line().len() { Ok(()) } else { Err(GiveUp) }
     }
 
     fn peek(&self) -> Option<u8> {
-        self.line.get(self.at).copied()
+        self.line().get(self.at).copied()
     }
 
     fn skip_whitespace(&mut self) {
@@ -117,7 +120,7 @@ impl<'de> Parser<'de> {
     }
 
     fn literal(&mut self, word: &[u8]) -> Result<(), GiveUp> {
-        if self.line[self.at..].starts_with(word) {
+        if self.line()[self.at..].starts_with(word) {
             self.at += word.len();
             Ok(())
         } else {
@@ -125,15 +128,28 @@ impl<'de> Parser<'de> {
         }
     }
 
-    fn enter(&mut self) -> Result<(), GiveUp> {
+    /// Reads an object or an array (its opening bracket next) through
+    /// `visit`, one level deeper.
+    fn container<T>(
+        &mut self,
+        close: u8,
+        visit: impl FnOnce(&mut Items<'_, 'de>) -> Result<T, GiveUp>,
+    ) -> Result<T, GiveUp> {
         self.depth = self.depth.checked_add(1).filter(|&d| d <= MAX_DEPTH).ok_or(GiveUp)?;
         self.at += 1;
-        Ok(())
+        let mut items = Items { parser: &mut *self, close, first: true, closed: false };
+        let value = visit(&mut items)?;
+        // A visitor that stopped reading early leaves the rest unchecked.
+        if !items.closed {
+            return Err(GiveUp);
+        }
+        self.depth -= 1;
+        Ok(value)
     }
 
     /// A string's text; `at` is just past its opening quote.
     fn string(&mut self) -> Result<Text<'de, '_>, GiveUp> {
-        let (text, line) = (self.text, self.line);
+        let (text, line) = (self.text, self.line());
         // Runs end at a quote or a backslash (the line holds no control
         // character): ASCII, so every run is whole characters.
         let run = |from: usize| {
@@ -173,7 +189,7 @@ impl<'de> Parser<'de> {
     /// Unescapes the escape whose letter is at `at` into the scratch; where
     /// the text goes on.
     fn escape(&mut self, at: usize) -> Result<usize, GiveUp> {
-        let short = match self.line.get(at).ok_or(GiveUp)? {
+        let short = match self.line().get(at).ok_or(GiveUp)? {
             b'"' => '"',
             b'\\' => '\\',
             b'/' => '/',
@@ -199,7 +215,7 @@ impl<'de> Parser<'de> {
         let first = self.hex4(at)?;
         let (code, next) = match first {
             0xd800..=0xdbff => {
-                if self.line.get(at + 4..at + 6) != Some(b"\\u") {
+                if self.line().get(at + 4..at + 6) != Some(b"\\u") {
                     return Err(GiveUp);
                 }
                 let low = self.hex4(at + 6)?;
@@ -215,7 +231,7 @@ impl<'de> Parser<'de> {
     }
 
     fn hex4(&self, at: usize) -> Result<u32, GiveUp> {
-        let digits = self.line.get(at..).and_then(<[u8]>::first_chunk::<4>).ok_or(GiveUp)?;
+        let digits = self.line().get(at..).and_then(<[u8]>::first_chunk::<4>).ok_or(GiveUp)?;
         // One lookup per digit, one test for all four.
         let (code, marks) = digits.iter().fold((0, 0), |(code, marks), &d| {
             let value = HEX_VALUE[usize::from(d)];
@@ -245,7 +261,7 @@ impl<'de> Parser<'de> {
             }
             _ => return Err(GiveUp),
         }
-        let integer = &self.line[integer_start..self.at];
+        let integer = &self.line()[integer_start..self.at];
         let fraction = self.peek() == Some(b'.');
         if fraction {
             self.at += 1;
@@ -264,8 +280,7 @@ impl<'de> Parser<'de> {
             }
         }
         if fraction || exponent {
-            // ASCII by construction, so the check cannot fail.
-            let text = std::str::from_utf8(&self.line[start..self.at]).map_err(|_| GiveUp)?;
+            let text = self.text.get(start..self.at).ok_or(GiveUp)?;
             let value: f64 = text.parse().map_err(|_| GiveUp)?;
             return if value.is_finite() { visitor.visit_f64(value) } else { Err(GiveUp) };
         }
@@ -286,27 +301,8 @@ impl<'de> Deserializer<'de> for &mut Parser<'de> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GiveUp> {
         match self.next_token()? {
-            b'{' => {
-                self.enter()?;
-                let mut members = Members { parser: &mut *self, first: true, closed: false };
-                let value = visitor.visit_map(&mut members)?;
-                // A visitor that stopped reading early leaves the rest unchecked.
-                if !members.closed {
-                    return Err(GiveUp);
-                }
-                self.depth -= 1;
-                Ok(value)
-            }
-            b'[' => {
-                self.enter()?;
-                let mut elements = Elements { parser: &mut *self, first: true, closed: false };
-                let value = visitor.visit_seq(&mut elements)?;
-                if !elements.closed {
-                    return Err(GiveUp);
-                }
-                self.depth -= 1;
-                Ok(value)
-            }
+            b'{' => self.container(b'}', |items| visitor.visit_map(items)),
+            b'[' => self.container(b']', |items| visitor.visit_seq(items)),
             b'"' => {
                 self.at += 1;
                 match self.string()? {
@@ -346,33 +342,49 @@ impl<'de> Deserializer<'de> for &mut Parser<'de> {
     }
 }
 
-/// The members of an object, its `{` read.
-struct Members<'a, 'de> {
+/// The members of an object or the elements of an array, its opening
+/// bracket read.
+struct Items<'a, 'de> {
     parser: &'a mut Parser<'de>,
+    /// `}` or `]`.
+    close: u8,
     first: bool,
-    /// Whether its `}` was read.
+    /// Whether the closing bracket was read.
     closed: bool,
 }
 
-impl<'de> MapAccess<'de> for &mut Members<'_, 'de> {
+impl Items<'_, '_> {
+    /// Reads the separator before the next item, or the closing bracket;
+    /// whether an item follows.
+    fn next(&mut self) -> Result<bool, GiveUp> {
+        let p = &mut *self.parser;
+        let token = p.next_token()?;
+        if token == self.close {
+            p.at += 1;
+            self.closed = true;
+            return Ok(false);
+        }
+        if self.first {
+            self.first = false;
+        } else if token == b',' {
+            p.at += 1;
+        } else {
+            return Err(GiveUp);
+        }
+        Ok(true)
+    }
+}
+
+impl<'de> MapAccess<'de> for &mut Items<'_, 'de> {
     type Error = GiveUp;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, GiveUp> {
+        if !self.next()? {
+            return Ok(None);
+        }
         let p = &mut *self.parser;
-        match (p.next_token()?, self.first) {
-            (b'}', _) => {
-                p.at += 1;
-                self.closed = true;
-                return Ok(None);
-            }
-            (b',', false) => {
-                p.at += 1;
-                if p.next_token()? != b'"' {
-                    return Err(GiveUp);
-                }
-            }
-            (b'"', true) => self.first = false,
-            _ => return Err(GiveUp),
+        if p.next_token()? != b'"' {
+            return Err(GiveUp);
         }
         let key = seed.deserialize(&mut *p)?;
         if p.next_token()? != b':' {
@@ -387,30 +399,14 @@ impl<'de> MapAccess<'de> for &mut Members<'_, 'de> {
     }
 }
 
-/// The elements of an array, its `[` read.
-struct Elements<'a, 'de> {
-    parser: &'a mut Parser<'de>,
-    first: bool,
-    /// Whether its `]` was read.
-    closed: bool,
-}
-
-impl<'de> SeqAccess<'de> for &mut Elements<'_, 'de> {
+impl<'de> SeqAccess<'de> for &mut Items<'_, 'de> {
     type Error = GiveUp;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, GiveUp> {
-        let p = &mut *self.parser;
-        match (p.next_token()?, self.first) {
-            (b']', _) => {
-                p.at += 1;
-                self.closed = true;
-                return Ok(None);
-            }
-            (b',', false) => p.at += 1,
-            (_, true) => self.first = false,
-            _ => return Err(GiveUp),
+        if !self.next()? {
+            return Ok(None);
         }
-        seed.deserialize(&mut *p).map(Some)
+        seed.deserialize(&mut *self.parser).map(Some)
     }
 }
 
