@@ -4,10 +4,21 @@
 //! request; with a `BTreeMap` keyed by random 128-bit ids every level of the
 //! tree is a cache miss once many requests are in flight, and the
 //! request/result cycle slowed by almost half from 1 to 100,000 in flight.
-//! Request ids are drawn at random, so their low bits already index a table:
-//! open addressing with linear probing needs no hashing, and no `HashMap`
-//! with its per-process random state (the core must stay deterministic).
-//! The table is never iterated on a path that produces actions.
+//! The low bits of an id index the table, with no hashing and no `HashMap`
+//! with its per-process random state (the core must stay deterministic):
+//! the ids this crate makes count up there ([`IdGenerator`]), so requests
+//! sent one after another sit side by side and a run of results walks the
+//! table like a ring instead of jumping at random past the TLB's reach.
+//!
+//! Open addressing with linear probing in Robin Hood order: along a probe
+//! run, entries sit in the order of their home slots. A run of counted ids
+//! is one long cluster, each entry at its home; Robin Hood order lets a
+//! lookup stop at the first entry whose home lies past the id's, and a
+//! removal stop shifting at the first entry already at home, where plain
+//! linear probing would walk the whole cluster. The table is never iterated
+//! on a path that produces actions.
+//!
+//! [`IdGenerator`]: super::ids::IdGenerator
 
 use super::RequestId;
 
@@ -20,10 +31,8 @@ pub(crate) struct IdTable<V> {
     len: usize,
 }
 
-/// An id as two words. The table is probed at random, so its size is what a
-/// lookup pays in cache and TLB misses once many requests are in flight, and
-/// a slot aligned to 8 bytes rather than `u128`'s 16 is half the size (24
-/// bytes for the pending table's entries, not 48).
+/// An id as two words. A slot aligned to 8 bytes rather than `u128`'s 16 is
+/// half the size (24 bytes for the pending table's entries, not 48).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Key([u64; 2]);
 
@@ -63,11 +72,15 @@ impl<V> IdTable<V> {
         self.slots.len() - 1
     }
 
-    /// The home slot of `id`: its low bits, random in every id this crate
-    /// makes. Ids a peer invents can only make their own lookups probe
-    /// longer; they are never stored.
+    /// The home slot of `key`: its low bits. Ids a peer invents can only
+    /// make their own lookups probe longer; they are never stored.
     fn home(&self, key: Key) -> usize {
         (key.0[0] as usize) & self.mask()
+    }
+
+    /// How far slot `i` lies past `key`'s home.
+    fn distance(&self, key: Key, i: usize) -> usize {
+        i.wrapping_sub(self.home(key)) & self.mask()
     }
 
     /// The slot holding `id`, if any.
@@ -77,11 +90,17 @@ impl<V> IdTable<V> {
         }
         let id = Key::from(id);
         let mut i = self.home(id);
+        let mut distance = 0;
         loop {
             match &self.slots[i] {
-                None => return None,
                 Some((key, _)) if *key == id => return Some(i),
-                Some(_) => i = (i + 1) & self.mask(),
+                // An entry nearer its home than `id` would be: in Robin
+                // Hood order `id` would sit before it.
+                Some((key, _)) if self.distance(*key, i) >= distance => {
+                    i = (i + 1) & self.mask();
+                    distance += 1;
+                }
+                _ => return None,
             }
         }
     }
@@ -109,12 +128,27 @@ impl<V> IdTable<V> {
         self.len += 1;
     }
 
-    fn place(&mut self, id: Key, value: V) {
-        let mut i = self.home(id);
-        while self.slots[i].is_some() {
+    /// Puts an entry that is not in the table into its Robin Hood place,
+    /// displacing entries nearer their homes one slot on.
+    fn place(&mut self, key: Key, value: V) {
+        let mut carried = (key, value);
+        let mut i = self.home(key);
+        let mut distance = 0;
+        loop {
+            let Some((theirs, _)) = &self.slots[i] else {
+                self.slots[i] = Some(carried);
+                return;
+            };
+            let theirs = self.distance(*theirs, i);
+            if theirs < distance {
+                if let Some(entry) = &mut self.slots[i] {
+                    std::mem::swap(entry, &mut carried);
+                }
+                distance = theirs;
+            }
             i = (i + 1) & self.mask();
+            distance += 1;
         }
-        self.slots[i] = Some((id, value));
     }
 
     pub(crate) fn remove(&mut self, id: RequestId) -> Option<V> {
@@ -129,19 +163,18 @@ impl<V> IdTable<V> {
         }
         let (_, value) = self.slots[hole].take().expect("found");
         self.len -= 1;
-        // Backward-shift deletion: move later members of the probe run into
-        // the hole when the hole lies between their home and their slot, so
-        // no lookup ever stops early at the new gap.
-        let mut i = (hole + 1) & self.mask();
-        while let Some((key, _)) = &self.slots[i] {
-            let home = self.home(*key);
-            let distance_now = i.wrapping_sub(home) & self.mask();
-            let distance_from_hole = i.wrapping_sub(hole) & self.mask();
-            if distance_from_hole <= distance_now {
-                self.slots[hole] = self.slots[i].take();
-                hole = i;
+        // Backward-shift deletion: the rest of the run moves one slot back,
+        // up to the first entry at its home (or a gap), which keeps the
+        // order and leaves no gap a lookup could stop at early.
+        loop {
+            let next = (hole + 1) & self.mask();
+            match &self.slots[next] {
+                Some((key, _)) if self.distance(*key, next) > 0 => {
+                    self.slots[hole] = self.slots[next].take();
+                    hole = next;
+                }
+                _ => break,
             }
-            i = (i + 1) & self.mask();
         }
         // Give memory back after a burst.
         if self.slots.len() > MIN_SLOTS && self.len * 8 < self.slots.len() {
@@ -215,6 +248,58 @@ mod tests {
             let mut all = table.take_all();
             all.sort_unstable_by_key(|(id, _)| *id);
             all == model.into_iter().collect::<Vec<_>>() && table.is_empty()
+        }
+    }
+
+    /// Ids with a count in their low bits, as the machine makes them.
+    fn counted(count: u64) -> RequestId {
+        RequestId(u128::from(count) | (u128::from(count.wrapping_mul(0x9e37_79b9_7f4a_7c15)) << 64))
+    }
+
+    #[test]
+    fn counted_ids_sit_at_home_and_leave_in_constant_time() {
+        let mut table = IdTable::default();
+        for count in 0..100_000 {
+            table.insert(counted(count), count);
+        }
+        let at_home = table
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| slot.as_ref().map(|(key, _)| table.distance(*key, i)))
+            .all(|distance| distance == 0);
+        assert!(at_home, "a counted id was displaced from its home");
+        // The oldest leaves as a new one comes, round and round the table:
+        // each removal shifts nothing (a full cluster's walk per removal
+        // would take minutes here).
+        for count in 100_000..1_000_000 {
+            assert_eq!(table.remove(counted(count - 100_000)), Some(count - 100_000));
+            table.insert(counted(count), count);
+        }
+        assert_eq!(table.len(), 100_000);
+        assert_eq!(table.get(counted(999_999)), Some(&999_999));
+        assert_eq!(table.get(counted(899_999)), None);
+    }
+
+    quickcheck! {
+        /// Counted ids mixed with ids that collide at random agree with a
+        /// map whatever the order of operations.
+        fn counted_and_colliding_ids_behave_like_a_btree_map(ops: Vec<(bool, u16, bool)>) -> bool {
+            let mut table = IdTable::default();
+            let mut model = BTreeMap::new();
+            for (insert, k, is_counted) in ops {
+                let id = if is_counted { counted(u64::from(k % 300)) } else { key(k) };
+                if insert {
+                    table.insert(id, k);
+                    model.insert(id, k);
+                } else if table.remove(id) != model.remove(&id) {
+                    return false;
+                }
+                if model.iter().any(|(id, v)| table.get(*id) != Some(v)) {
+                    return false;
+                }
+            }
+            table.len() == model.len()
         }
     }
 

@@ -1,4 +1,12 @@
-//! Request ids: UUIDv4 in simple form, drawn from a seeded generator.
+//! Request ids: UUIDv4 in simple form, drawn from a seeded generator, with
+//! a count in their low 32 bits.
+//!
+//! The count is what the pending table indexes ([`IdTable`]): requests sent
+//! one after another take neighbouring slots. The other 90 bits outside the
+//! version and variant stay random, so ids do not repeat across connections
+//! or gateways (PROTOCOL §2), and receivers treat them as opaque strings.
+//!
+//! [`IdTable`]: super::id_table::IdTable
 
 use rand::RngCore as _;
 use rand::SeedableRng as _;
@@ -10,16 +18,24 @@ use super::RequestId;
 #[derive(Debug, Clone)]
 pub(crate) struct IdGenerator {
     rng: ChaCha8Rng,
+    count: u32,
 }
 
 impl IdGenerator {
     pub(crate) fn new(seed: u64) -> Self {
-        Self { rng: ChaCha8Rng::seed_from_u64(seed) }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        // The count starts anywhere, as random as the rest of the id.
+        let count = rng.next_u32();
+        Self { rng, count }
     }
 
     pub(crate) fn next_id(&mut self) -> RequestId {
         let mut bytes = [0u8; 16];
         self.rng.fill_bytes(&mut bytes);
+        // The last four bytes are the low 32 bits of the id, outside the
+        // version and variant bits the builder sets.
+        bytes[12..].copy_from_slice(&self.count.to_be_bytes());
+        self.count = self.count.wrapping_add(1);
         RequestId(uuid::Builder::from_random_bytes(bytes).into_uuid().as_u128())
     }
 }
@@ -45,6 +61,16 @@ mod tests {
             assert_eq!(text, format!("{:032x}", id.0), "the digits, high nibble first");
         }
         assert_ne!(IdGenerator::new(8).next_id(), IdGenerator::new(7).next_id());
+    }
+
+    #[test]
+    fn the_low_32_bits_count_up_and_the_rest_is_random() {
+        let mut ids = IdGenerator::new(3);
+        let (first, second) = (ids.next_id().0, ids.next_id().0);
+        assert_eq!((second as u32).wrapping_sub(first as u32), 1);
+        // Of the 96 high bits, version and variant aside, a fresh draw differs in many.
+        let differing = ((first ^ second) >> 32).count_ones();
+        assert!(differing > 20, "{differing} of the high bits differ");
     }
 
     #[test]

@@ -11,8 +11,8 @@ use super::{OutboundRequest, RequestId};
 
 /// A request's submission number and whether its frame left the machine (a
 /// failure from then on is ambiguous), in one word that is never zero: with
-/// the id that makes a table slot of 24 bytes, `None` included, whose table
-/// at 100,000 in flight stays within the TLB's reach.
+/// the id that makes a table slot of 24 bytes, `None` included: the fewer
+/// pages a run of lookups touches, the fewer cache and TLB misses.
 #[derive(Debug, Clone, Copy)]
 struct Entry(NonZeroU64);
 
@@ -42,8 +42,7 @@ pub(crate) struct PendingTable {
     deadlines: VecDeque<(Instant, u64, RequestId)>,
     /// Seqs of removed requests still queued behind a live front. The front
     /// of `deadlines` is always live; this set says whether the next one is
-    /// without a lookup in `entries`, whose slots are scattered (a cache
-    /// miss per result with many in flight). Results usually come back in
+    /// without a lookup in `entries`. Results usually come back in
     /// order, removing the front itself, so the set stays small.
     removed: BTreeSet<u64>,
     /// Requests submitted before the handshake, in submission order.
@@ -64,7 +63,7 @@ impl PendingTable {
         let seq = self.next_seq;
         self.next_seq += 1;
         if let Some(replaced) = self.entries.get(id).map(|e| e.seq()) {
-            // Not reached by the machine (ids are random); kept correct anyway.
+            // Not reached by the machine (ids do not repeat); kept correct anyway.
             self.note_removed(replaced);
         }
         self.entries.insert(id, Entry::new(seq, sent));
@@ -178,8 +177,8 @@ mod tests {
 
     use super::*;
 
-    /// The table is probed at random: with many requests in flight its size
-    /// is what a lookup pays in cache and TLB misses.
+    /// With many requests in flight the table's size is what its lookups
+    /// pay in cache and TLB misses.
     #[test]
     fn a_slot_of_the_table_is_24_bytes() {
         assert_eq!(IdTable::<Entry>::SLOT_BYTES, 24);
