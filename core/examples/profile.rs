@@ -8,7 +8,8 @@
 //!
 //! Workloads: `setup` (generate the corpus only, to subtract), `small` (N
 //! `outbound` + `outbound_result` pairs, no corpus), `decode`
-//! (`Frame::decode` of N inbound lines), `naive` and `borrowed` (the bench's
+//! (`Frame::decode` of N inbound lines), `decode-own` (the same events as
+//! relay encodes them), `naive` and `borrowed` (the bench's
 //! baseline decodes of the same lines), `value` (`serde_json::Value`),
 //! `encode`, `cycle` (N request → result cycles; a third argument keeps that many in
 //! flight), `replay`; `dump` prints the corpus.
@@ -51,10 +52,14 @@ fn main() {
         }
         // The corpus itself, e.g. to time other parsers on the same bytes.
         "dump" => lines.iter().for_each(|l| print!("{l}")),
-        "decode" => {
-            for l in &lines {
-                black_box(Frame::decode(l.trim_end().as_bytes(), Some(Direction::ToGateway)).unwrap());
-            }
+        "decode" => decode_all(&lines),
+        // The same events as relay's connector writes them (what `relay bench` pushes).
+        "decode-own" => {
+            let own: Vec<String> = lines
+                .iter()
+                .map(|l| Frame::decode(l.trim_end().as_bytes(), None).unwrap().encode_line())
+                .collect();
+            decode_all(&own);
         }
         "naive" => {
             for l in &lines {
@@ -78,11 +83,7 @@ fn main() {
         "encode" => {
             let frames: Vec<Frame> =
                 lines.iter().map(|l| Frame::decode(l.trim_end().as_bytes(), None).unwrap()).collect();
-            let mut out = Vec::new();
-            for f in &frames {
-                f.encode_into(&mut out);
-            }
-            black_box(out);
+            encode_all(&frames);
         }
         "cycle" => {
             // A third argument keeps that many requests in flight; the oldest is answered each cycle.
@@ -165,6 +166,24 @@ fn main() {
             eprintln!("replayed {} in {rounds} rounds, live {live}", next_ack - 1);
         }
         other => panic!("unknown workload {other}"),
+    }
+}
+
+/// `Frame::decode` of every line: a function of its own, so that
+/// `valgrind --toggle-collect=*decode_all*` counts it alone.
+#[inline(never)]
+fn decode_all(lines: &[String]) {
+    for l in lines {
+        black_box(Frame::decode(l.trim_end().as_bytes(), Some(Direction::ToGateway)).unwrap());
+    }
+}
+
+/// Each frame to a line of its own, as the connector writes them
+/// (`--toggle-collect=*encode_all*`).
+#[inline(never)]
+fn encode_all(frames: &[Frame]) {
+    for f in frames {
+        black_box(f.encode_line());
     }
 }
 
