@@ -70,19 +70,25 @@ pub(crate) fn reconnect(cause: &'static str) {
 /// A `counter!` call builds and hashes its key on every use, which cost
 /// hundreds of instructions per frame; the handles are registered once per
 /// connection instead, on first use of each type (so a recorder installed
-/// before the connection opened sees them).
+/// before the connection opened sees them). Even a handle's increment is a
+/// call through the recorder, so frames are tallied here and handed on
+/// once per burst ([`flush`](Self::flush)), and when the counters go.
 #[derive(Debug)]
 pub(crate) struct FrameCounters {
     side: Side,
     direction: &'static str,
     /// One slot per [`FrameType::ALL`] entry, then one for `other`.
     handles: Vec<Option<Counter>>,
+    /// Frames of each slot not yet handed to its handle.
+    unflushed: Vec<u64>,
+    any_unflushed: bool,
 }
 
 impl FrameCounters {
     /// Counters for frames going `direction` on a `side` connection.
     pub(crate) fn new(side: Side, direction: &'static str) -> Self {
-        Self { side, direction, handles: vec![None; FrameType::ALL.len() + 1] }
+        let slots = FrameType::ALL.len() + 1;
+        Self { side, direction, handles: vec![None; slots], unflushed: vec![0; slots], any_unflushed: false }
     }
 
     /// Counts the frames of `text` (lines, each ending with `\n` but maybe
@@ -101,23 +107,63 @@ impl FrameCounters {
     /// Counts one frame's line (what a sender writes: one per message).
     pub(crate) fn count_line(&mut self, line: &[u8]) {
         let slot = frame_type(line).map_or(FrameType::ALL.len(), |t| t as usize);
+        self.unflushed[slot] += 1;
+        self.any_unflushed = true;
+    }
+
+    /// Hands the frames counted since the last flush to their handles.
+    pub(crate) fn flush(&mut self) {
+        if !std::mem::take(&mut self.any_unflushed) {
+            return;
+        }
         let (side, direction) = (self.side.as_str(), self.direction);
-        self.handles[slot]
-            .get_or_insert_with(|| {
-                let name = FrameType::ALL.get(slot).map_or("other", |t| t.as_str());
-                counter!("relay_frames_total", "side" => side, "direction" => direction, "type" => name)
-            })
-            .increment(1);
+        for (slot, (handle, count)) in self.handles.iter_mut().zip(&mut self.unflushed).enumerate() {
+            if *count == 0 {
+                continue;
+            }
+            handle
+                .get_or_insert_with(|| {
+                    let name = FrameType::ALL.get(slot).map_or("other", |t| t.as_str());
+                    counter!("relay_frames_total", "side" => side, "direction" => direction, "type" => name)
+                })
+                .increment(std::mem::take(count));
+        }
+    }
+}
+
+impl Drop for FrameCounters {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
 /// The type a line names in its leading `type` field (every sender writes
 /// it first); `None` for anything else.
+///
+/// Every frame is counted, so this guesses the type from the name's first
+/// letter and, where names share it, from their third letter and where
+/// the name ends (the closing quote at `ends(n)`), then confirms the guess with one comparison, rather than
+/// trying each name in turn.
 fn frame_type(line: &[u8]) -> Option<FrameType> {
     const PREFIX: &[u8] = br#"{"type":""#;
     let rest = line.strip_prefix(PREFIX)?;
-    let end = memchr::memchr(b'"', rest).unwrap_or(rest.len());
-    std::str::from_utf8(&rest[..end]).ok().and_then(FrameType::from_name)
+    let ends = |n: usize| rest.get(n) == Some(&b'"');
+    let guess = match rest.first()? {
+        b'h' => FrameType::Hello,
+        b'd' => FrameType::Descriptor,
+        b'g' if ends(10) => FrameType::GoingIdle,
+        b'g' => FrameType::GoingIdleAck,
+        b'i' if rest.get(2) == Some(&b'b') && ends(7) => FrameType::Inbound,
+        b'i' if rest.get(2) == Some(&b'b') => FrameType::InboundAck,
+        b'i' if ends(9) => FrameType::Interrupt,
+        b'i' => FrameType::InterruptInbound,
+        b'o' if ends(8) => FrameType::Outbound,
+        b'o' => FrameType::OutboundResult,
+        b'p' => FrameType::PassthroughForward,
+        _ => return None,
+    };
+    let name = guess.as_str().as_bytes();
+    (rest.get(..name.len()) == Some(name) && ends(name.len())).then_some(guess)
 }
 
 /// A line was skipped on a `side` connection.
@@ -199,6 +245,14 @@ mod tests {
         assert_eq!(frame_type(br#"{"type":"made_up"}"#), None);
         assert_eq!(frame_type(br#"{"requestId":"1","type":"outbound"}"#), None);
         assert_eq!(frame_type(b"junk"), None);
+        for t in FrameType::ALL {
+            let line = format!(r#"{{"type":"{}","x":1}}"#, t.as_str());
+            assert_eq!(frame_type(line.as_bytes()), Some(*t), "{line}");
+            // A name one letter longer or shorter is no type.
+            let longer = format!(r#"{{"type":"{}s"}}"#, t.as_str());
+            let shorter = format!(r#"{{"type":"{}"}}"#, &t.as_str()[..t.as_str().len() - 1]);
+            assert_eq!((frame_type(longer.as_bytes()), frame_type(shorter.as_bytes())), (None, None), "{t:?}");
+        }
         assert_eq!(op_label("send"), "send");
         assert_eq!(op_label("chat 42"), "other");
     }
@@ -217,6 +271,12 @@ mod tests {
         // its newline too, blank lines none.
         let mut counters = FrameCounters::new(Side::Gateway, "in");
         counters.count(b"{\"type\":\"inbound\"}\n\n{\"type\":\"made_up\"}\n{\"type\":\"descriptor\"}");
+        counters.count(b"{\"type\":\"inbound\"}\n");
+        let tallied = |c: &FrameCounters| (c.unflushed[FrameType::Inbound as usize], c.unflushed[FrameType::ALL.len()]);
+        assert_eq!(tallied(&counters), (2, 1));
+        assert!(counters.handles.iter().all(Option::is_none), "no handle before the flush");
+        counters.flush();
+        assert_eq!(tallied(&counters), (0, 0));
         let used: Vec<usize> =
             counters.handles.iter().enumerate().filter(|(_, h)| h.is_some()).map(|(i, _)| i).collect();
         assert_eq!(used, [FrameType::Descriptor as usize, FrameType::Inbound as usize, FrameType::ALL.len()]);

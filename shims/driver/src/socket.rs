@@ -340,6 +340,12 @@ where
         progressed
     }
 
+    /// Hands the frames counted in this burst to the metrics.
+    fn flush_counts(&mut self) {
+        self.frames_in.flush();
+        self.out.frames_out.flush();
+    }
+
     fn has_room(&self) -> bool {
         self.out.queued_bytes < MAX_QUEUED_BYTES
     }
@@ -442,8 +448,10 @@ where
             if this.ending.is_some() {
                 this.poll_deliver(cx);
                 if this.poll_ending(cx).is_pending() {
+                    this.flush_counts();
                     return Poll::Pending;
                 }
+                this.flush_counts();
                 let endpoint = this.endpoint.take().expect("the loop ends once");
                 return Poll::Ready((endpoint, std::mem::take(&mut this.out.events)));
             }
@@ -460,6 +468,7 @@ where
             // Every source was polled to Pending (or made progress and gets
             // another turn), so a wakeup is registered for each.
             if !progressed && this.ending.is_none() {
+                this.flush_counts();
                 return Poll::Pending;
             }
         }
