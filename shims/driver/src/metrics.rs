@@ -251,7 +251,11 @@ mod tests {
             // A name one letter longer or shorter is no type.
             let longer = format!(r#"{{"type":"{}s"}}"#, t.as_str());
             let shorter = format!(r#"{{"type":"{}"}}"#, &t.as_str()[..t.as_str().len() - 1]);
-            assert_eq!((frame_type(longer.as_bytes()), frame_type(shorter.as_bytes())), (None, None), "{t:?}");
+            assert_eq!(
+                (frame_type(longer.as_bytes()), frame_type(shorter.as_bytes())),
+                (None, None),
+                "{t:?}"
+            );
         }
         assert_eq!(op_label("send"), "send");
         assert_eq!(op_label("chat 42"), "other");
@@ -272,7 +276,8 @@ mod tests {
         let mut counters = FrameCounters::new(Side::Gateway, "in");
         counters.count(b"{\"type\":\"inbound\"}\n\n{\"type\":\"made_up\"}\n{\"type\":\"descriptor\"}");
         counters.count(b"{\"type\":\"inbound\"}\n");
-        let tallied = |c: &FrameCounters| (c.unflushed[FrameType::Inbound as usize], c.unflushed[FrameType::ALL.len()]);
+        let tallied =
+            |c: &FrameCounters| (c.unflushed[FrameType::Inbound as usize], c.unflushed[FrameType::ALL.len()]);
         assert_eq!(tallied(&counters), (2, 1));
         assert!(counters.handles.iter().all(Option::is_none), "no handle before the flush");
         counters.flush();
