@@ -16,14 +16,21 @@ use crate::wire::{ActionResult, Direction, Frame, OutboundAction, SendMessage};
 
 /// The frame on `line` when it is one of the two shapes, else `None`.
 pub(super) fn decode(line: &[u8], expect: Option<Direction>) -> Option<Frame> {
-    let mut at = Cursor { rest: line.strip_prefix(br#"{"type":"outbound"#)? };
-    if at.literal(br#"","requestId":"#) {
+    let rest = line.strip_prefix(br#"{"type":"outbound"#)?;
+    // The form has no control character anywhere (JSON forbids them raw in
+    // strings, and it has no whitespace): checked once for the line, as its
+    // UTF-8 is, rather than once per string.
+    if rest.iter().fold(false, |control, &b| control | (b < 0x20)) {
+        return None;
+    }
+    let mut at = Cursor { rest: std::str::from_utf8(rest).ok()? };
+    if at.literal(r#"","requestId":"#) {
         if expect == Some(Direction::ToGateway) {
             return None;
         }
         return outbound(at);
     }
-    if at.literal(br#"_result","requestId":"#) {
+    if at.literal(r#"_result","requestId":"#) {
         if expect == Some(Direction::ToConnector) {
             return None;
         }
@@ -35,16 +42,16 @@ pub(super) fn decode(line: &[u8], expect: Option<Direction>) -> Option<Frame> {
 /// `…"requestId":` onwards of an `outbound`.
 fn outbound(mut at: Cursor<'_>) -> Option<Frame> {
     let request_id = at.string()?;
-    at.expect(br#","action":{"op":"send","chat_id":"#)?;
+    at.expect(r#","action":{"op":"send","chat_id":"#)?;
     let chat_id = at.string()?;
-    at.expect(br#","content":"#)?;
+    at.expect(r#","content":"#)?;
     let content = at.string()?;
-    at.expect(br#","reply_to":"#)?;
+    at.expect(r#","reply_to":"#)?;
     let reply_to = at.string_or_null()?;
-    at.expect(br#","metadata":{}}"#)?;
-    let platform = at.optional_field(br#","platform":"#)?;
-    let bot_id = at.optional_field(br#","botId":"#)?;
-    at.expect(b"}")?;
+    at.expect(r#","metadata":{}}"#)?;
+    let platform = at.optional_field(r#","platform":"#)?;
+    let bot_id = at.optional_field(r#","botId":"#)?;
+    at.expect("}")?;
     at.at_end()?;
     let send = SendMessage {
         chat_id: chat_id.to_owned(),
@@ -65,17 +72,17 @@ fn outbound(mut at: Cursor<'_>) -> Option<Frame> {
 /// `…"requestId":` onwards of an `outbound_result`.
 fn outbound_result(mut at: Cursor<'_>) -> Option<Frame> {
     let request_id = at.string()?;
-    at.expect(br#","result":{"success":"#)?;
-    let success = if at.literal(b"true") {
+    at.expect(r#","result":{"success":"#)?;
+    let success = if at.literal("true") {
         true
     } else {
-        at.expect(b"false")?;
+        at.expect("false")?;
         false
     };
-    let message_id = at.optional_field(br#","message_id":"#)?;
-    let error = at.optional_field(br#","error":"#)?;
-    let code = at.optional_field(br#","code":"#)?;
-    at.expect(b"}}")?;
+    let message_id = at.optional_field(r#","message_id":"#)?;
+    let error = at.optional_field(r#","error":"#)?;
+    let code = at.optional_field(r#","code":"#)?;
+    at.expect("}}")?;
     at.at_end()?;
     let result = ActionResult {
         success,
@@ -93,12 +100,12 @@ fn outbound_result(mut at: Cursor<'_>) -> Option<Frame> {
 
 /// What is left of the line to match.
 struct Cursor<'a> {
-    rest: &'a [u8],
+    rest: &'a str,
 }
 
 impl<'a> Cursor<'a> {
     /// Consumes `literal` when the line goes on with it.
-    fn literal(&mut self, literal: &[u8]) -> bool {
+    fn literal(&mut self, literal: &str) -> bool {
         match self.rest.strip_prefix(literal) {
             Some(rest) => {
                 self.rest = rest;
@@ -108,7 +115,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn expect(&mut self, literal: &[u8]) -> Option<()> {
+    fn expect(&mut self, literal: &str) -> Option<()> {
         self.literal(literal).then_some(())
     }
 
@@ -116,32 +123,24 @@ impl<'a> Cursor<'a> {
         self.rest.is_empty().then_some(())
     }
 
-    /// A string without escapes or control characters (which JSON forbids
-    /// raw; the strict decoder reports them), as it sits in the line.
+    /// A string without escapes, as it sits in the line.
     fn string(&mut self) -> Option<&'a str> {
-        let body = self.rest.strip_prefix(b"\"")?;
-        let end = memchr::memchr2(b'"', b'\\', body)?;
-        if body[end] != b'"' {
-            return None;
-        }
-        let (text, rest) = body.split_at(end);
-        // A fold rather than `any`: without the early exit it vectorizes.
-        if text.iter().fold(false, |control, &b| control | (b < 0x20)) {
-            return None;
-        }
-        let text = std::str::from_utf8(text).ok()?;
-        self.rest = &rest[1..];
+        let body = self.rest.strip_prefix('"')?;
+        let end = memchr::memchr2(b'"', b'\\', body.as_bytes())?;
+        // A quote, not a backslash, and ASCII: both halves are whole characters.
+        let (text, rest) = body.split_at_checked(end)?;
+        self.rest = rest.strip_prefix('"')?;
         Some(text)
     }
 
     /// A string, or `null` (absent).
     fn string_or_null(&mut self) -> Option<Option<&'a str>> {
-        if self.literal(b"null") { Some(None) } else { self.string().map(Some) }
+        if self.literal("null") { Some(None) } else { self.string().map(Some) }
     }
 
     /// `key` and its string when the line goes on with `key`; a `null`
     /// value is left to the other decoders.
-    fn optional_field(&mut self, key: &[u8]) -> Option<Option<&'a str>> {
+    fn optional_field(&mut self, key: &str) -> Option<Option<&'a str>> {
         if self.literal(key) { self.string().map(Some) } else { Some(None) }
     }
 }
