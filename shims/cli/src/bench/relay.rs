@@ -92,11 +92,17 @@ async fn serve<R: Runtime>(
     let h = &handle;
     let mut pending: FuturesUnordered<PendingReply<'_>> = FuturesUnordered::new();
     loop {
-        futures::select_biased! {
+        let first = futures::select_biased! {
             _ = stop => break,
-            () = pending.select_next_some() => {}
-            event = events.next().fuse() => match event {
-                None => break,
+            () = pending.select_next_some() => continue,
+            event = events.next().fuse() => event,
+        };
+        // Then every event already queued, as the raw echo takes every
+        // message already read, before polling the rest again.
+        let mut next = first;
+        loop {
+            match next {
+                None => return,
                 Some(ServerEvent::Hello { conn, .. }) => pending.push(Box::pin(async move {
                     let _ = h.answer_hello(conn, Descriptor::new("relay", "Relay")).await;
                 })),
@@ -110,7 +116,11 @@ async fn serve<R: Runtime>(
                     }
                 }
                 Some(_) => {}
-            },
+            }
+            match events.next().now_or_never() {
+                Some(event) => next = event,
+                None => break,
+            }
         }
     }
 }
