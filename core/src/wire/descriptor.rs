@@ -218,7 +218,7 @@ impl Descriptor {
     /// Serializes with sorted keys, as PROTOCOL §3 asks.
     pub(crate) fn write<M: SerializeMap>(&self, w: &mut Writer<M>) -> Result<(), M::Error> {
         for (k, v) in &self.to_sorted_object() {
-            w.field(k, v)?;
+            w.entry(k, v)?;
         }
         Ok(())
     }

@@ -293,6 +293,21 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A key the code itself names, never one a peer sent: serialized as the
+/// string it is (serde_json writes a newtype as its value), which the line
+/// serializer copies without an escape scan, since no such name holds a
+/// byte to escape. Half the strings of an inbound frame are its keys.
+struct FieldName(&'static str);
+
+/// The newtype name the line serializer recognises a [`FieldName`] by.
+pub(crate) const FIELD_NAME: &str = "relay::FieldName";
+
+impl serde::Serialize for FieldName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_struct(FIELD_NAME, self.0)
+    }
+}
+
 /// Writes a JSON object field by field, in the order the calls are made.
 pub(crate) struct Writer<M> {
     map: M,
@@ -305,6 +320,16 @@ impl<M: SerializeMap> Writer<M> {
 
     pub(crate) fn field<T: serde::Serialize + ?Sized>(
         &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<&mut Self, M::Error> {
+        self.map.serialize_entry(&FieldName(key), value)?;
+        Ok(self)
+    }
+
+    /// Writes a member whose key may be anything, a peer's included.
+    pub(crate) fn entry<T: serde::Serialize + ?Sized>(
+        &mut self,
         key: &str,
         value: &T,
     ) -> Result<&mut Self, M::Error> {
@@ -315,17 +340,21 @@ impl<M: SerializeMap> Writer<M> {
     /// Writes the field only when it has a value.
     pub(crate) fn opt<T: serde::Serialize>(
         &mut self,
-        key: &str,
+        key: &'static str,
         value: &Option<T>,
     ) -> Result<&mut Self, M::Error> {
         if let Some(v) = value {
-            self.map.serialize_entry(key, v)?;
+            self.map.serialize_entry(&FieldName(key), v)?;
         }
         Ok(self)
     }
 
     /// Writes the field only when it is present and not empty.
-    pub(crate) fn non_empty(&mut self, key: &str, value: &Option<String>) -> Result<&mut Self, M::Error> {
+    pub(crate) fn non_empty(
+        &mut self,
+        key: &'static str,
+        value: &Option<String>,
+    ) -> Result<&mut Self, M::Error> {
         match value {
             Some(v) if !v.is_empty() => self.field(key, v),
             _ => Ok(self),

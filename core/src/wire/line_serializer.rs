@@ -14,10 +14,12 @@ use serde::ser::{self, Serialize};
 use serde_json::ser::{CompactFormatter, Formatter as _};
 
 use super::encode_fast::string;
+use super::json::FIELD_NAME;
+use super::scan::clean_prefix;
 
 /// Serializes `value` onto the end of `out`; on error `out` holds a partial write.
 pub(crate) fn write<T: Serialize + ?Sized>(out: &mut String, value: &T) -> Result {
-    value.serialize(LineSerializer { out })
+    value.serialize(LineSerializer { out, verbatim: false })
 }
 
 /// A value of a shape no frame has.
@@ -60,6 +62,8 @@ fn float(
 
 struct LineSerializer<'a> {
     out: &'a mut String,
+    /// The next string is a [`FieldName`]: written without the escape scan.
+    verbatim: bool,
 }
 
 /// An object or array being written: whether a member was written yet.
@@ -152,7 +156,15 @@ impl<'a> ser::Serializer for LineSerializer<'a> {
     }
 
     fn serialize_str(self, v: &str) -> Result {
-        string(self.out, v);
+        if self.verbatim {
+            debug_assert_eq!(clean_prefix(v.as_bytes()), v.len(), "a field name to escape: {v:?}");
+            self.out.reserve(v.len() + 2);
+            self.out.push('"');
+            self.out.push_str(v);
+            self.out.push('"');
+        } else {
+            string(self.out, v);
+        }
         Ok(())
     }
 
@@ -181,8 +193,9 @@ impl<'a> ser::Serializer for LineSerializer<'a> {
         Err(Unsupported)
     }
 
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Result {
-        value.serialize(self)
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, value: &T) -> Result {
+        let verbatim = name == FIELD_NAME;
+        value.serialize(LineSerializer { out: self.out, verbatim })
     }
 
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -246,7 +259,7 @@ impl ser::SerializeSeq for Compound<'_> {
 
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
         self.separate();
-        value.serialize(LineSerializer { out: self.out })
+        value.serialize(LineSerializer { out: self.out, verbatim: false })
     }
 
     fn end(self) -> Result {
@@ -264,13 +277,13 @@ impl ser::SerializeMap for Compound<'_> {
         // Every key of every frame is a string; anything else is left to
         // serde_json, which would quote it.
         let start = self.out.len();
-        key.serialize(LineSerializer { out: self.out })?;
+        key.serialize(LineSerializer { out: self.out, verbatim: false })?;
         if self.out.as_bytes().get(start) == Some(&b'"') { Ok(()) } else { Err(Unsupported) }
     }
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
         self.out.push(':');
-        value.serialize(LineSerializer { out: self.out })
+        value.serialize(LineSerializer { out: self.out, verbatim: false })
     }
 
     fn end(self) -> Result {
@@ -325,6 +338,32 @@ mod tests {
         assert!(write(&mut out, &Struct { a: 1 }).is_err());
         let mut out = String::new();
         assert!(write(&mut out, &std::collections::BTreeMap::from([(1, 2)])).is_err(), "integer keys");
+    }
+
+    #[test]
+    fn field_names_are_copied_and_keys_from_peers_escaped() {
+        use crate::wire::{Descriptor, Frame, MessageEvent, Platform, SessionSource};
+        let awkward = json!({"q\"uote": "\\", "line\nbreak": 1});
+        let mut event =
+            MessageEvent::text(SessionSource::new(Platform::Telegram, "c1", "dm"), "hi \"there\"");
+        let mut descriptor = Descriptor::new("relay", "Relay");
+        for (key, value) in awkward.as_object().unwrap() {
+            event.extra.insert(key.clone(), value.clone());
+            event.source.extra.insert(key.clone(), value.clone());
+            descriptor.extra.insert(key.clone(), value.clone());
+        }
+        let frames = [
+            Frame::Inbound(crate::wire::Inbound { event, ..Default::default() }),
+            Frame::Descriptor(crate::wire::DescriptorFrame {
+                descriptor,
+                extra: awkward.as_object().unwrap().clone(),
+            }),
+        ];
+        for frame in frames {
+            let line = frame.encode_line();
+            assert_eq!(line.as_bytes(), frame.encode(), "{frame:?}");
+            assert!(line.contains(r#""q\"uote""#) && line.contains(r#""line\nbreak""#), "{line}");
+        }
     }
 
     #[test]
