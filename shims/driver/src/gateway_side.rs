@@ -18,9 +18,10 @@ use crate::{ClientEvent, ConnectionEvent};
 
 type Reply = oneshot::Sender<Result<ActionResult, RequestError>>;
 
-/// The hash of a request id: its own bits. The machine draws every id it
-/// makes at random (UUIDv4), and only those are stored here, so they are
-/// already a good hash; SipHash over them was a measurable share of a
+/// The hash of a request id: its own bits. Every id the machine makes is a
+/// UUIDv4 whose low 32 bits count up and whose other bits are random, and
+/// only those are stored here: the XOR of its two halves is random in every
+/// bit, already a good hash; SipHash over them was a measurable share of a
 /// round trip.
 #[derive(Default)]
 struct IdBits(u64);
