@@ -72,7 +72,8 @@ pub(crate) fn reconnect(cause: &'static str) {
 /// connection instead, on first use of each type (so a recorder installed
 /// before the connection opened sees them). Even a handle's increment is a
 /// call through the recorder, so frames are tallied here and handed on
-/// once per burst ([`flush`](Self::flush)), and when the counters go.
+/// once per burst ([`flush`](Self::flush)), every [`FLUSH_AFTER`] frames of
+/// a type within one, and when the counters go.
 #[derive(Debug)]
 pub(crate) struct FrameCounters {
     side: Side,
@@ -83,6 +84,9 @@ pub(crate) struct FrameCounters {
     unflushed: Vec<u64>,
     any_unflushed: bool,
 }
+
+/// Frames of one type tallied before they are handed on even mid-burst.
+const FLUSH_AFTER: u64 = 1024;
 
 impl FrameCounters {
     /// Counters for frames going `direction` on a `side` connection.
@@ -109,6 +113,10 @@ impl FrameCounters {
         let slot = frame_type(line).map_or(FrameType::ALL.len(), |t| t as usize);
         self.unflushed[slot] += 1;
         self.any_unflushed = true;
+        // A socket loop that never runs dry still reports now and then.
+        if self.unflushed[slot] >= FLUSH_AFTER {
+            self.flush();
+        }
     }
 
     /// Hands the frames counted since the last flush to their handles.
@@ -282,6 +290,10 @@ mod tests {
         assert!(counters.handles.iter().all(Option::is_none), "no handle before the flush");
         counters.flush();
         assert_eq!(tallied(&counters), (0, 0));
+        for _ in 0..FLUSH_AFTER {
+            counters.count_line(b"{\"type\":\"inbound\"}");
+        }
+        assert_eq!(tallied(&counters), (0, 0), "a long burst is handed on without waiting for its end");
         let used: Vec<usize> =
             counters.handles.iter().enumerate().filter(|(_, h)| h.is_some()).map(|(i, _)| i).collect();
         assert_eq!(used, [FrameType::Descriptor as usize, FrameType::Inbound as usize, FrameType::ALL.len()]);
