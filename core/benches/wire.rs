@@ -248,7 +248,7 @@ fn replay(c: &mut Criterion) {
         })
         .collect();
     for i in 0..ENTRIES {
-        backlog.append(&key, BufferedFrame::Inbound(Box::new(events[i % events.len()].clone()))).unwrap();
+        backlog.append(&key, BufferedFrame::Inbound(events[i % events.len()].clone())).unwrap();
     }
     let mut g = c.benchmark_group("connector_replay_100k");
     // One replay per sample: each iteration first clones the 100k-entry store (untimed).

@@ -131,7 +131,7 @@ fn main() {
             let mut store = MemoryBacklog::new();
             for l in &lines {
                 let Ok(Frame::Inbound(f)) = Frame::decode(l.trim_end().as_bytes(), None) else { panic!() };
-                store.append(&key, BufferedFrame::Inbound(Box::new(f.event))).unwrap();
+                store.append(&key, BufferedFrame::Inbound(f.event)).unwrap();
             }
             let now = Instant::now();
             let mut m = ConnectorMachine::new(ConnectorConfig::default(), None, now, 1_700_000_000);

@@ -150,3 +150,13 @@ fn crlf_and_big_integers_are_tolerated() {
     };
     assert!(matches!(o.action, OutboundAction::Other(_)));
 }
+
+/// Frames move by value through every layer (decode, machine, queue): the
+/// inbound event, by far the largest part, is boxed so that none of them
+/// copies it.
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn a_frame_stays_small_to_move() {
+    let size = std::mem::size_of::<Frame>();
+    assert!(size <= 300, "a Frame is {size} bytes");
+}

@@ -20,7 +20,7 @@ impl BufferedFrame {
     pub fn into_line(self, buffer_id: Option<String>) -> String {
         match self {
             Self::Stored(stored) => stored.into_line(buffer_id),
-            Self::Inbound(event) => inbound(*event, buffer_id).encode_line(),
+            Self::Inbound(event) => inbound(event, buffer_id).encode_line(),
             Self::Forward(forward) => passthrough(*forward, buffer_id).encode_line(),
         }
     }
@@ -30,7 +30,7 @@ impl BufferedFrame {
     pub fn encode_into(self, out: &mut Vec<u8>) {
         let frame = match self {
             Self::Stored(stored) => return out.extend_from_slice(stored.line.as_bytes()),
-            Self::Inbound(event) => inbound(*event, None),
+            Self::Inbound(event) => inbound(event, None),
             Self::Forward(forward) => passthrough(*forward, None),
         };
         frame.encode_into(out);
@@ -46,7 +46,7 @@ impl BufferedFrame {
     pub fn decoded(self) -> Result<Self, String> {
         let Self::Stored(stored) = self else { return Ok(self) };
         match Frame::decode(stored.line.as_bytes(), None) {
-            Ok(Frame::Inbound(inbound)) => Ok(Self::Inbound(Box::new(inbound.event))),
+            Ok(Frame::Inbound(inbound)) => Ok(Self::Inbound(inbound.event)),
             Ok(Frame::PassthroughForward(forward)) => Ok(Self::Forward(Box::new(forward.forward))),
             Ok(other) => Err(format!("`{}` frames are never buffered", other.frame_type().as_str())),
             Err(e) => Err(e.to_string()),
@@ -54,7 +54,7 @@ impl BufferedFrame {
     }
 }
 
-fn inbound(event: MessageEvent, buffer_id: Option<String>) -> Frame {
+fn inbound(event: Box<MessageEvent>, buffer_id: Option<String>) -> Frame {
     Frame::Inbound(Inbound { event, buffer_id, extra: Default::default() })
 }
 

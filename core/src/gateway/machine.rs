@@ -404,9 +404,7 @@ impl RelayMachine {
             return;
         }
         match frame {
-            Frame::Inbound(f) => {
-                self.deliver(Event::Inbound { event: Box::new(f.event), buffer_id: f.buffer_id })
-            }
+            Frame::Inbound(f) => self.deliver(Event::Inbound { event: f.event, buffer_id: f.buffer_id }),
             Frame::PassthroughForward(f) => {
                 self.deliver(Event::Passthrough { forward: Box::new(f.forward), buffer_id: f.buffer_id })
             }

@@ -82,7 +82,8 @@ impl<'de> Visitor<'de> for FrameVisitor<'_> {
         let frame_type =
             frame_type.filter(|t| self.expect.is_none_or(|d| d == t.direction())).ok_or_else(give_up)?;
         if frame_type == FrameType::Inbound {
-            let inbound = Inbound { event: MessageEvent::fresh(), buffer_id: None, extra: Extra::new() };
+            let inbound =
+                Inbound { event: Box::new(MessageEvent::fresh()), buffer_id: None, extra: Extra::new() };
             let Frame::Inbound(inbound) = self.frame.insert(Frame::Inbound(inbound)) else {
                 unreachable!("an inbound frame was just put there")
             };
@@ -110,7 +111,7 @@ fn read_inbound<'de, A: MapAccess<'de>>(mut map: A, f: &mut Inbound) -> Result<(
     let mut has_event = false;
     while let Some(key) = map.next_key_seed(KeySeed)? {
         match &*key {
-            "event" => has_event = map.next_value_seed(InPlace(&mut f.event))?,
+            "event" => has_event = map.next_value_seed(InPlace(&mut *f.event))?,
             "bufferId" => f.buffer_id = map.next_value()?,
             "type" => return Err(give_up()),
             _ => keep(&mut f.extra, key, &mut map)?,

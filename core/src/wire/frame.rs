@@ -98,8 +98,12 @@ pub struct DescriptorFrame {
 /// `inbound`: an event for the gateway, live or (with `buffer_id`) from the backlog.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Inbound {
-    /// The event.
-    pub event: MessageEvent,
+    /// The event, boxed: it is the largest part of any frame (768 bytes),
+    /// and boxed it keeps every `Frame` at 296 bytes instead of 816, moves
+    /// straight into the gateway's `Event::Inbound` and the connector's
+    /// `BufferedFrame::Inbound`, which hold it boxed too, and costs no
+    /// allocation either of them did not make already.
+    pub event: Box<MessageEvent>,
     /// Backlog entry to acknowledge with `inbound_ack`.
     pub buffer_id: Option<String>,
     /// Unknown keys.
@@ -177,9 +181,6 @@ pub struct InboundAck {
 /// One frame of the protocol.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-// An `inbound` event is the common frame and the large one: boxing it would
-// add an allocation to the hot path to save copying a few hundred bytes.
-#[allow(clippy::large_enum_variant)]
 pub enum Frame {
     /// `hello` (G→C)
     Hello(Hello),
@@ -304,8 +305,10 @@ impl Frame {
                 extra: r.finish(),
             }),
             FrameType::Inbound => Self::Inbound(Inbound {
-                event: MessageEvent::from_reader(r.required_object_reader("event")?)
-                    .map_err(|e| e.within("event"))?,
+                event: Box::new(
+                    MessageEvent::from_reader(r.required_object_reader("event")?)
+                        .map_err(|e| e.within("event"))?,
+                ),
                 buffer_id: r.string("bufferId")?,
                 extra: r.finish(),
             }),

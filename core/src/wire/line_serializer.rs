@@ -353,7 +353,7 @@ mod tests {
             descriptor.extra.insert(key.clone(), value.clone());
         }
         let frames = [
-            Frame::Inbound(crate::wire::Inbound { event, ..Default::default() }),
+            Frame::Inbound(crate::wire::Inbound { event: Box::new(event), ..Default::default() }),
             Frame::Descriptor(crate::wire::DescriptorFrame {
                 descriptor,
                 extra: awkward.as_object().unwrap().clone(),

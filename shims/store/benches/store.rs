@@ -36,7 +36,7 @@ fn corpus() -> Vec<BufferedFrame> {
         .inbound_corpus(CORPUS)
         .iter()
         .filter_map(|line| match Frame::decode(line.trim_end().as_bytes(), None) {
-            Ok(Frame::Inbound(inbound)) => Some(BufferedFrame::Inbound(Box::new(inbound.event))),
+            Ok(Frame::Inbound(inbound)) => Some(BufferedFrame::Inbound(inbound.event)),
             _ => None,
         })
         .collect()

@@ -226,14 +226,14 @@ pub(crate) fn inbound_corpus() -> (Vec<MessageEvent>, Vec<String>) {
     let events: Vec<MessageEvent> = lines
         .iter()
         .map(|l| match Frame::decode(l.trim_end().as_bytes(), None) {
-            Ok(Frame::Inbound(f)) => f.event,
+            Ok(Frame::Inbound(f)) => *f.event,
             other => unreachable!("the generator makes inbound frames: {other:?}"),
         })
         .collect();
     // What relay sends for each event (no bufferId): the raw baseline pushes the same bytes.
     let wire = events
         .iter()
-        .map(|e| Frame::Inbound(Inbound { event: e.clone(), ..Inbound::default() }).encode_line())
+        .map(|e| Frame::Inbound(Inbound { event: Box::new(e.clone()), ..Inbound::default() }).encode_line())
         .collect();
     (events, wire)
 }

@@ -179,7 +179,7 @@ pub(super) fn connector(records: &[Timed]) -> Vec<JsonObject> {
                     }
                     Frame::OutboundResult(result) => machine.respond(now, &result.request_id, result.result),
                     Frame::Inbound(inbound) => {
-                        machine.push_inbound(now, inbound.event, inbound.buffer_id).map(drop)
+                        machine.push_inbound(now, *inbound.event, inbound.buffer_id).map(drop)
                     }
                     Frame::PassthroughForward(forward) => {
                         machine.push_forward(now, forward.forward, forward.buffer_id).map(drop)

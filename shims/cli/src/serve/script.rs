@@ -100,7 +100,7 @@ fn parse_step(line: u64, bytes: &[u8]) -> Result<Step, String> {
 /// `relay decode --direction to-gateway` would (its own `bufferId` ignored).
 pub(crate) fn parse_push(bytes: &[u8]) -> Result<Push, String> {
     Ok(match Frame::decode(bytes, Some(Direction::ToGateway)).map_err(|e| e.to_string())? {
-        Frame::Inbound(f) => Push::Inbound(Box::new(f.event)),
+        Frame::Inbound(f) => Push::Inbound(f.event),
         Frame::PassthroughForward(f) => Push::Forward(Box::new(f.forward)),
         Frame::InterruptInbound(f) => Push::Interrupt { session_key: f.session_key, chat_id: f.chat_id },
         other => return Err(format!("relay serve cannot push `{}` frames", other.frame_type().as_str())),

@@ -40,7 +40,7 @@ pub(crate) fn realistic(seed: u64, n: usize) -> Vec<BufferedFrame> {
         .inbound_corpus(n)
         .iter()
         .map(|line| match Frame::decode(line.trim_end().as_bytes(), None) {
-            Ok(Frame::Inbound(inbound)) => BufferedFrame::Inbound(Box::new(inbound.event)),
+            Ok(Frame::Inbound(inbound)) => BufferedFrame::Inbound(inbound.event),
             other => panic!("the generator made {other:?}"),
         })
         .collect()
