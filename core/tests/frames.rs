@@ -160,3 +160,21 @@ fn a_frame_stays_small_to_move() {
     let size = std::mem::size_of::<Frame>();
     assert!(size <= 300, "a Frame is {size} bytes");
 }
+
+#[test]
+fn the_leading_type_of_a_line_is_read_without_a_decode() {
+    assert_eq!(FrameType::leading(br#"{"type":"outbound","requestId":"1"}"#), Some(FrameType::Outbound));
+    assert_eq!(FrameType::leading(br#"{"type":"made_up"}"#), None);
+    assert_eq!(FrameType::leading(br#"{"requestId":"1","type":"outbound"}"#), None);
+    assert_eq!(FrameType::leading(br#"{"type": "outbound"}"#), None, "not as senders write it");
+    assert_eq!(FrameType::leading(b"junk"), None);
+    for t in FrameType::ALL {
+        let line = format!(r#"{{"type":"{}","x":1}}"#, t.as_str());
+        assert_eq!(FrameType::leading(line.as_bytes()), Some(*t), "{line}");
+        // A name one letter longer or shorter is no type.
+        let longer = format!(r#"{{"type":"{}s"}}"#, t.as_str());
+        let shorter = format!(r#"{{"type":"{}"}}"#, &t.as_str()[..t.as_str().len() - 1]);
+        assert_eq!(FrameType::leading(longer.as_bytes()), None, "{longer}");
+        assert_eq!(FrameType::leading(shorter.as_bytes()), None, "{shorter}");
+    }
+}

@@ -10,9 +10,9 @@ use super::id_table::IdTable;
 use super::{OutboundRequest, RequestId};
 
 /// A request's submission number and whether its frame left the machine (a
-/// failure from then on is ambiguous), in one word that is never zero: with
-/// the id that makes a table slot of 24 bytes, `None` included: the fewer
-/// pages a run of lookups touches, the fewer cache and TLB misses.
+/// failure from then on is ambiguous), in one word that is never zero. With
+/// the id that makes a table slot of 24 bytes, `None` included, and the
+/// fewer pages a run of lookups touches, the fewer cache and TLB misses.
 #[derive(Debug, Clone, Copy)]
 struct Entry(NonZeroU64);
 

@@ -110,7 +110,7 @@ impl FrameCounters {
 
     /// Counts one frame's line (what a sender writes: one per message).
     pub(crate) fn count_line(&mut self, line: &[u8]) {
-        let slot = frame_type(line).map_or(FrameType::ALL.len(), |t| t as usize);
+        let slot = FrameType::leading(line).map_or(FrameType::ALL.len(), |t| t as usize);
         self.unflushed[slot] += 1;
         self.any_unflushed = true;
         // A socket loop that never runs dry still reports now and then.
@@ -143,35 +143,6 @@ impl Drop for FrameCounters {
     fn drop(&mut self) {
         self.flush();
     }
-}
-
-/// The type a line names in its leading `type` field (every sender writes
-/// it first); `None` for anything else.
-///
-/// Every frame is counted, so this guesses the type from the name's first
-/// letter and, where names share it, from their third letter and where
-/// the name ends (the closing quote at `ends(n)`), then confirms the guess with one comparison, rather than
-/// trying each name in turn.
-fn frame_type(line: &[u8]) -> Option<FrameType> {
-    const PREFIX: &[u8] = br#"{"type":""#;
-    let rest = line.strip_prefix(PREFIX)?;
-    let ends = |n: usize| rest.get(n) == Some(&b'"');
-    let guess = match rest.first()? {
-        b'h' => FrameType::Hello,
-        b'd' => FrameType::Descriptor,
-        b'g' if ends(10) => FrameType::GoingIdle,
-        b'g' => FrameType::GoingIdleAck,
-        b'i' if rest.get(2) == Some(&b'b') && ends(7) => FrameType::Inbound,
-        b'i' if rest.get(2) == Some(&b'b') => FrameType::InboundAck,
-        b'i' if ends(9) => FrameType::Interrupt,
-        b'i' => FrameType::InterruptInbound,
-        b'o' if ends(8) => FrameType::Outbound,
-        b'o' => FrameType::OutboundResult,
-        b'p' => FrameType::PassthroughForward,
-        _ => return None,
-    };
-    let name = guess.as_str().as_bytes();
-    (rest.get(..name.len()) == Some(name) && ends(name.len())).then_some(guess)
 }
 
 /// A line was skipped on a `side` connection.
@@ -248,23 +219,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn frame_types_come_from_the_leading_type_field() {
-        assert_eq!(frame_type(br#"{"type":"outbound","requestId":"1"}"#), Some(FrameType::Outbound));
-        assert_eq!(frame_type(br#"{"type":"made_up"}"#), None);
-        assert_eq!(frame_type(br#"{"requestId":"1","type":"outbound"}"#), None);
-        assert_eq!(frame_type(b"junk"), None);
-        for t in FrameType::ALL {
-            let line = format!(r#"{{"type":"{}","x":1}}"#, t.as_str());
-            assert_eq!(frame_type(line.as_bytes()), Some(*t), "{line}");
-            // A name one letter longer or shorter is no type.
-            let longer = format!(r#"{{"type":"{}s"}}"#, t.as_str());
-            let shorter = format!(r#"{{"type":"{}"}}"#, &t.as_str()[..t.as_str().len() - 1]);
-            assert_eq!(
-                (frame_type(longer.as_bytes()), frame_type(shorter.as_bytes())),
-                (None, None),
-                "{t:?}"
-            );
-        }
+    fn ops_outside_the_protocol_are_labelled_other() {
         assert_eq!(op_label("send"), "send");
         assert_eq!(op_label("chat 42"), "other");
     }

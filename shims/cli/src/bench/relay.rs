@@ -92,14 +92,13 @@ async fn serve<R: Runtime>(
     let h = &handle;
     let mut pending: FuturesUnordered<PendingReply<'_>> = FuturesUnordered::new();
     loop {
-        let first = futures::select_biased! {
+        let mut next = futures::select_biased! {
             _ = stop => break,
             () = pending.select_next_some() => continue,
             event = events.next().fuse() => event,
         };
         // Then every event already queued, as the raw echo takes every
         // message already read, before polling the rest again.
-        let mut next = first;
         loop {
             match next {
                 None => return,
