@@ -82,4 +82,45 @@ mod tests {
         assert!(RequestId::parse("").is_none());
         assert!(RequestId::parse("+0000000000000000000000000000000").is_none());
     }
+
+    /// A digit at a time, as the wire form reads.
+    fn parse_slowly(text: &str) -> Option<RequestId> {
+        let digit = |b: u8| match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            _ => None,
+        };
+        (text.len() == 32).then_some(())?;
+        text.bytes().try_fold(0u128, |id, b| Some(id << 4 | u128::from(digit(b)?))).map(RequestId)
+    }
+
+    #[test]
+    fn every_character_at_every_place_parses_as_a_digit_at_a_time() {
+        let id = "0123456789abcdeffedcba9876543210";
+        assert_eq!(RequestId::parse(id), Some(RequestId(0x0123456789abcdeffedcba9876543210)));
+        for place in 0..32 {
+            for c in (0u8..0x80).map(char::from) {
+                let mut text = id.to_owned();
+                text.replace_range(place..=place, c.encode_utf8(&mut [0; 4]));
+                assert_eq!(RequestId::parse(&text), parse_slowly(&text), "{text:?}");
+            }
+            // A two-byte character in place of two digits keeps the length.
+            if place < 31 {
+                let mut text = id.to_owned();
+                text.replace_range(place..place + 2, "\u{e9}");
+                assert_eq!(text.len(), 32);
+                assert_eq!(RequestId::parse(&text), None, "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn any_value_reads_back_from_its_digits() {
+        fn prop(high: u64, low: u64) -> bool {
+            let value = u128::from(high) << 64 | u128::from(low);
+            let text = format!("{value:032x}");
+            RequestId::parse(&text) == Some(RequestId(value))
+        }
+        quickcheck::quickcheck(prop as fn(u64, u64) -> bool);
+    }
 }
