@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures::FutureExt as _;
 use futures::channel::{mpsc, oneshot};
 use relay_core::gateway::{GatewayConfig, Identity, OutboundRequest, RequestError, RequestErrorKind};
 use relay_core::policy::Secret;
@@ -220,61 +221,83 @@ impl Client {
         }
     }
 
-    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+    /// Queues the command `make` builds (at once when there is room) and
+    /// waits for its reply.
+    fn call<T, M>(&self, make: M) -> impl Future<Output = Option<T>> + use<T, M>
+    where
+        M: FnOnce(oneshot::Sender<T>) -> Command,
+    {
         let (reply, answer) = oneshot::channel();
-        self.commands.send(make(reply)).await.ok()?;
-        answer.await.ok()
+        // A command that never reaches the channel is dropped with its reply
+        // sender, and the answer is then `Canceled` at once.
+        self.commands.send(make(reply)).then(|_| answer).map(Result::ok)
     }
 
     /// Sends an action (optionally tagged with an identity) and waits for its result.
     /// `success: false` is a result; an `Err` says whether the connector may have applied it.
-    pub async fn request(&self, request: impl Into<OutboundRequest>) -> Result<ActionResult, RequestError> {
+    ///
+    /// The request is queued by the call itself when the connection's
+    /// queue has room; the future then only waits for the result, and
+    /// holds a few words instead of the action.
+    pub fn request<R: Into<OutboundRequest>>(
+        &self,
+        request: R,
+    ) -> impl Future<Output = Result<ActionResult, RequestError>> + Send + use<R> {
         let request = Box::new(request.into());
-        self.call(|reply| Command::Request { request, reply }).await.unwrap_or_else(|| Err(not_connected()))
+        self.call(|reply| Command::Request { request, reply })
+            .map(|answer| answer.unwrap_or_else(|| Err(not_connected())))
     }
 
     /// `send`: posts `content` to `chat_id`.
-    pub async fn send(&self, chat_id: &str, content: &str) -> Result<ActionResult, RequestError> {
-        self.request(OutboundAction::Send(SendMessage::new(chat_id, content))).await
+    pub fn send(
+        &self,
+        chat_id: &str,
+        content: &str,
+    ) -> impl Future<Output = Result<ActionResult, RequestError>> + Send + use<> {
+        self.request(OutboundAction::Send(SendMessage::new(chat_id, content)))
     }
 
     /// `edit`: replaces the text of a sent message.
-    pub async fn edit(
+    pub fn edit(
         &self,
         chat_id: &str,
         message_id: &str,
         content: &str,
-    ) -> Result<ActionResult, RequestError> {
+    ) -> impl Future<Output = Result<ActionResult, RequestError>> + Send + use<> {
         let edit = EditMessage {
             chat_id: chat_id.into(),
             message_id: message_id.into(),
             content: content.into(),
             ..EditMessage::default()
         };
-        self.request(OutboundAction::Edit(edit)).await
+        self.request(OutboundAction::Edit(edit))
     }
 
     /// `typing`: shows a typing indicator (`""` clears it).
-    pub async fn typing(&self, chat_id: &str, content: Option<&str>) -> Result<ActionResult, RequestError> {
+    pub fn typing(
+        &self,
+        chat_id: &str,
+        content: Option<&str>,
+    ) -> impl Future<Output = Result<ActionResult, RequestError>> + Send + use<> {
         let typing =
             Typing { chat_id: chat_id.into(), content: content.map(Into::into), ..Typing::default() };
-        self.request(OutboundAction::Typing(typing)).await
+        self.request(OutboundAction::Typing(typing))
     }
 
     /// `follow_up`: acts on a capability the connector holds for a session (never a token).
-    pub async fn follow_up(
+    pub fn follow_up(
         &self,
         session_key: &str,
         kind: &str,
         content: &str,
-    ) -> Result<ActionResult, RequestError> {
+    ) -> impl Future<Output = Result<ActionResult, RequestError>> + Send + use<> {
         let follow_up = FollowUp {
             session_key: session_key.into(),
             kind: kind.into(),
             content: content.into(),
             ..FollowUp::default()
         };
-        self.request(OutboundAction::FollowUp(follow_up)).await
+        self.request(OutboundAction::FollowUp(follow_up))
     }
 
     /// `get_chat_info`: never fails; falls back to the chat id as name and `dm` (PROTOCOL §5).
@@ -288,33 +311,51 @@ impl Client {
     }
 
     /// `send_media` (ext).
-    pub async fn send_media(&self, action: SendMedia) -> Result<ActionResult, RequestError> {
-        self.request(OutboundAction::SendMedia(action)).await
+    pub fn send_media(
+        &self,
+        action: SendMedia,
+    ) -> impl Future<Output = Result<ActionResult, RequestError>> + Send + use<> {
+        self.request(OutboundAction::SendMedia(action))
     }
 
     /// `prompt` (ext).
-    pub async fn prompt(&self, action: Prompt) -> Result<ActionResult, RequestError> {
-        self.request(OutboundAction::Prompt(action)).await
+    pub fn prompt(
+        &self,
+        action: Prompt,
+    ) -> impl Future<Output = Result<ActionResult, RequestError>> + Send + use<> {
+        self.request(OutboundAction::Prompt(action))
     }
 
     /// `react` (ext).
-    pub async fn react(&self, action: React) -> Result<ActionResult, RequestError> {
-        self.request(OutboundAction::React(action)).await
+    pub fn react(
+        &self,
+        action: React,
+    ) -> impl Future<Output = Result<ActionResult, RequestError>> + Send + use<> {
+        self.request(OutboundAction::React(action))
     }
 
     /// `thread_create` (ext).
-    pub async fn thread_create(&self, action: ThreadCreate) -> Result<ActionResult, RequestError> {
-        self.request(OutboundAction::ThreadCreate(action)).await
+    pub fn thread_create(
+        &self,
+        action: ThreadCreate,
+    ) -> impl Future<Output = Result<ActionResult, RequestError>> + Send + use<> {
+        self.request(OutboundAction::ThreadCreate(action))
     }
 
     /// `thread_rename` (ext).
-    pub async fn thread_rename(&self, action: ThreadRename) -> Result<ActionResult, RequestError> {
-        self.request(OutboundAction::ThreadRename(action)).await
+    pub fn thread_rename(
+        &self,
+        action: ThreadRename,
+    ) -> impl Future<Output = Result<ActionResult, RequestError>> + Send + use<> {
+        self.request(OutboundAction::ThreadRename(action))
     }
 
     /// `draft` (ext).
-    pub async fn draft(&self, action: Draft) -> Result<ActionResult, RequestError> {
-        self.request(OutboundAction::Draft(action)).await
+    pub fn draft(
+        &self,
+        action: Draft,
+    ) -> impl Future<Output = Result<ActionResult, RequestError>> + Send + use<> {
+        self.request(OutboundAction::Draft(action))
     }
 
     /// Sends `interrupt` for a session (fire-and-forget).
@@ -363,5 +404,31 @@ impl Client {
     /// The descriptor received for `identity`.
     pub fn descriptor_for(&self, identity: &Identity) -> Option<Descriptor> {
         self.shared.descriptor_for(identity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+
+    #[test]
+    fn a_request_is_queued_by_the_call_and_its_future_holds_a_few_words() {
+        let (commands, mut queue) = mpsc::channel(1);
+        let (control, _control) = mpsc::unbounded();
+        let client = Client::new(commands, control, Shared::default(), &ClientConfig::default());
+        let pending = client.send("c1", "hi");
+        assert!(std::mem::size_of_val(&pending) <= 32, "{} bytes", std::mem::size_of_val(&pending));
+        // In the queue before the future is ever polled.
+        let Ok(Command::Request { request, reply }) = queue.try_recv() else {
+            panic!("the request was not queued by the call")
+        };
+        assert_eq!(request.action.op(), "send");
+        let _ = reply.send(Ok(ActionResult::ok()));
+        assert_eq!(block_on(pending).map(|result| result.success), Ok(true));
+        drop(queue);
+        let refused = block_on(client.send("c1", "hi")).map(|_| ()).map_err(|e| e.kind);
+        assert_eq!(refused, Err(RequestErrorKind::NotConnected));
     }
 }

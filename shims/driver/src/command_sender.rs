@@ -1,9 +1,11 @@
 //! A command channel's sending end shared by `&self` calls.
 
+use std::future::Future;
 use std::sync::{Mutex, PoisonError};
+use std::task::{Poll, ready};
 
-use futures::SinkExt as _;
 use futures::channel::mpsc;
+use futures::future::{self, Either};
 
 /// Sends through one bounded sender while the channel has room, and waits
 /// on a clone of it only when it is full. A call on `&self` would otherwise
@@ -23,26 +25,44 @@ impl<T> CommandSender<T> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) async fn send(&self, command: T) -> Result<(), Disconnected> {
-        let queued = queue(&mut self.sender(), command)?;
-        queued.wait().await
+    /// Queues `command` now when the channel has room (the future is then
+    /// already complete), else when the future is polled and room comes.
+    /// Queueing at the call keeps the command out of the future, and the
+    /// future is a plain one (no async block, which would hold its parts
+    /// twice): a request future stays a few words instead of carrying the
+    /// command through every layer above it.
+    pub(crate) fn send(&self, command: T) -> impl Future<Output = Result<(), Disconnected>> + use<T> {
+        match queue(&mut self.sender(), command) {
+            Ok(queued) => Either::Left(queued.wait()),
+            Err(error) => Either::Right(future::ready(Err(error))),
+        }
     }
 }
 
 /// What [`queue`] did with a command.
 pub(crate) enum Queued<T> {
     Sent,
-    /// The channel was full: a clone of the sender to wait on, and the command.
-    Full(mpsc::Sender<T>, T),
+    /// The channel was full: a clone of the sender to wait on, and the
+    /// command. Boxed: it is the rare case, and this keeps `Queued` a word.
+    Full(Box<(mpsc::Sender<T>, Option<T>)>),
 }
 
 impl<T> Queued<T> {
     /// Waits until the command is in the channel.
-    pub(crate) async fn wait(self) -> Result<(), Disconnected> {
-        match self {
-            Self::Sent => Ok(()),
-            Self::Full(mut sender, command) => sender.send(command).await.map_err(|_| Disconnected),
-        }
+    pub(crate) fn wait(self) -> impl Future<Output = Result<(), Disconnected>> {
+        let mut full = match self {
+            Self::Sent => return Either::Left(future::ready(Ok(()))),
+            Self::Full(full) => full,
+        };
+        Either::Right(future::poll_fn(move |cx| {
+            let (sender, command) = &mut *full;
+            ready!(sender.poll_ready(cx)).map_err(|_| Disconnected)?;
+            // Taken once: the future is not polled again after it is ready.
+            Poll::Ready(match command.take() {
+                Some(command) => sender.start_send(command).map_err(|_| Disconnected),
+                None => Ok(()),
+            })
+        }))
     }
 }
 
@@ -51,7 +71,7 @@ impl<T> Queued<T> {
 pub(crate) fn queue<T>(sender: &mut mpsc::Sender<T>, command: T) -> Result<Queued<T>, Disconnected> {
     match sender.try_send(command) {
         Ok(()) => Ok(Queued::Sent),
-        Err(e) if e.is_full() => Ok(Queued::Full(sender.clone(), e.into_inner())),
+        Err(e) if e.is_full() => Ok(Queued::Full(Box::new((sender.clone(), Some(e.into_inner()))))),
         Err(_) => Err(Disconnected),
     }
 }

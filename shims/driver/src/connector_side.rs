@@ -39,7 +39,9 @@ pub(crate) enum PushReply {
 
 /// What a server handle asks one connection to do.
 pub(crate) enum ConnCommand {
-    AnswerHello(Descriptor, oneshot::Sender<Result<(), ConnectorError>>),
+    /// Boxed: a descriptor is several times the size of the other
+    /// commands, and every command moves through the channel at its size.
+    AnswerHello(Box<Descriptor>, oneshot::Sender<Result<(), ConnectorError>>),
     RefuseHello(String, oneshot::Sender<Result<(), ConnectorError>>),
     /// An answer; without a reply channel nobody waits for the machine's verdict.
     Respond(String, ActionResult, Option<oneshot::Sender<Result<(), ConnectorError>>>),
@@ -219,7 +221,7 @@ impl Endpoint for ConnectorSide {
     fn apply(&mut self, now: Instant, command: ConnCommand) {
         match command {
             ConnCommand::AnswerHello(descriptor, reply) => {
-                let answered = self.machine.answer_hello(now, descriptor).map(drop);
+                let answered = self.machine.answer_hello(now, *descriptor).map(drop);
                 self.register_when_ready();
                 let _ = reply.send(answered);
             }
@@ -304,8 +306,9 @@ impl Endpoint for ConnectorSide {
                         }
                         _ => {}
                     }
-                    self.state().router.observe(self.conn, &event);
+                    // Only these events name a session; the others need no lock.
                     if let Some(session) = named_session(&event) {
+                        self.state().router.note_session(self.conn, session);
                         self.share_session(session);
                     }
                     if let Some(event) = self.server_event(event) {
@@ -337,7 +340,8 @@ impl Endpoint for ConnectorSide {
 }
 
 /// The session a frame from the gateway names, which its gateway then owns
-/// (the cases `SessionRouter::observe` notes).
+/// (the cases `SessionRouter::observe` notes, told apart here so that the
+/// other events take no lock).
 fn named_session(event: &Event) -> Option<&str> {
     match event {
         Event::Request { action, .. } => match action.as_ref() {
@@ -346,5 +350,16 @@ fn named_session(event: &Event) -> Option<&str> {
         },
         Event::Interrupt { session_key, .. } => Some(session_key),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_stays_small_to_move() {
+        // The answer (request id, result, reply) is the largest that remains.
+        assert!(std::mem::size_of::<ConnCommand>() <= 144, "{}", std::mem::size_of::<ConnCommand>());
     }
 }

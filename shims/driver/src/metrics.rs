@@ -164,20 +164,30 @@ impl RequestMetrics {
     /// A request for `op` settled after `elapsed`: `outcome` is `ok`,
     /// `failed`, `timed_out` or `ambiguous`.
     pub(crate) fn settled(&mut self, op: &'static str, outcome: &'static str, elapsed: Duration) {
-        if !self.counters.iter().any(|(o, r, _)| *o == op && *r == outcome) {
-            let counter = counter!("relay_requests_total", "op" => op, "outcome" => outcome);
-            self.counters.push((op, outcome, counter));
-        }
-        if !self.durations.iter().any(|(o, _)| *o == op) {
-            self.durations.push((op, histogram!("relay_request_duration_seconds", "op" => op)));
-        }
-        if let Some((_, _, counter)) = self.counters.iter().find(|(o, r, _)| *o == op && *r == outcome) {
-            counter.increment(1);
-        }
-        if let Some((_, duration)) = self.durations.iter().find(|(o, _)| *o == op) {
-            duration.record(elapsed.as_secs_f64());
-        }
+        let counter = match self.counters.iter().position(|(o, r, _)| same(o, op) && same(r, outcome)) {
+            Some(at) => at,
+            None => {
+                let counter = counter!("relay_requests_total", "op" => op, "outcome" => outcome);
+                self.counters.push((op, outcome, counter));
+                self.counters.len() - 1
+            }
+        };
+        self.counters[counter].2.increment(1);
+        let duration = match self.durations.iter().position(|(o, _)| same(o, op)) {
+            Some(at) => at,
+            None => {
+                self.durations.push((op, histogram!("relay_request_duration_seconds", "op" => op)));
+                self.durations.len() - 1
+            }
+        };
+        self.durations[duration].1.record(elapsed.as_secs_f64());
     }
+}
+
+/// Label equality; labels come from a few constants, so the pointers
+/// usually decide it without reading the text.
+fn same(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 /// The label of `op`: the ops of PROTOCOL §5 as themselves, any other as
@@ -252,5 +262,19 @@ mod tests {
         let used: Vec<usize> =
             counters.handles.iter().enumerate().filter(|(_, h)| h.is_some()).map(|(i, _)| i).collect();
         assert_eq!(used, [FrameType::Descriptor as usize, FrameType::Inbound as usize, FrameType::ALL.len()]);
+    }
+
+    #[test]
+    fn a_label_set_gets_one_handle_wherever_its_text_lives() {
+        let mut requests = RequestMetrics::default();
+        let send_elsewhere: &'static str = Box::leak(String::from("send").into_boxed_str());
+        requests.settled("send", "ok", Duration::from_millis(1));
+        requests.settled(send_elsewhere, "ok", Duration::from_millis(2));
+        requests.settled("send", "failed", Duration::from_millis(3));
+        requests.settled("edit", "ok", Duration::from_millis(4));
+        let pairs: Vec<_> = requests.counters.iter().map(|(op, outcome, _)| (*op, *outcome)).collect();
+        assert_eq!(pairs, [("send", "ok"), ("send", "failed"), ("edit", "ok")]);
+        let ops: Vec<_> = requests.durations.iter().map(|(op, _)| *op).collect();
+        assert_eq!(ops, ["send", "edit"]);
     }
 }

@@ -12,7 +12,7 @@ use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use async_tungstenite::tungstenite::http::{StatusCode, header::AUTHORIZATION};
 use futures::channel::{mpsc, oneshot};
 use futures::future::{self, Either};
-use futures::{SinkExt as _, StreamExt as _};
+use futures::{FutureExt as _, SinkExt as _, StreamExt as _};
 use futures_rustls::rustls;
 use relay_core::connector::{
     BacklogKey, BufferedFrame, ConnectorConfig, ConnectorError, ConnectorMachine, SessionRouter,
@@ -22,7 +22,7 @@ use relay_core::wire::{ActionResult, Descriptor, Forward, MessageEvent};
 use relay_store::{StoreError, StoreFuture, StoreHandle};
 use tracing::Instrument as _;
 
-use crate::command_sender;
+use crate::command_sender::{self, Queued};
 use crate::connector_side::{ConnCommand, ConnectorSide, PushReply};
 use crate::fabric::Fabric;
 use crate::metrics::{self, Side};
@@ -569,30 +569,31 @@ impl ServerHandle {
         lock(&self.state)
     }
 
-    async fn call<T>(
-        &self,
-        conn: ConnId,
-        make: impl FnOnce(oneshot::Sender<Result<T, ConnectorError>>) -> ConnCommand,
-    ) -> Result<T, ServerError> {
+    /// Queues the command `make` builds for `conn` (at once when its queue
+    /// has room) and waits for the connection's verdict.
+    fn call<T, M>(&self, conn: ConnId, make: M) -> impl Future<Output = Result<T, ServerError>> + use<T, M>
+    where
+        M: FnOnce(oneshot::Sender<Result<T, ConnectorError>>) -> ConnCommand,
+    {
         let (reply, answer) = oneshot::channel();
-        self.enqueue(conn, make(reply)).await?;
-        Ok(answer.await.map_err(|_| ServerError::NoConnection(conn))??)
+        let queued = self.queue(conn, make(reply));
+        async move {
+            queued?.wait().await.map_err(|_| ServerError::NoConnection(conn))?;
+            Ok(answer.await.map_err(|_| ServerError::NoConnection(conn))??)
+        }
     }
 
-    /// Puts `command` in `conn`'s queue, waiting only while it is full.
-    async fn enqueue(&self, conn: ConnId, command: ConnCommand) -> Result<(), ServerError> {
-        let gone = |_| ServerError::NoConnection(conn);
-        let queued = {
-            let mut state = self.lock();
-            let sender = state.connections.get_mut(&conn).ok_or(ServerError::NoConnection(conn))?;
-            command_sender::queue(sender, command).map_err(gone)?
-        };
-        queued.wait().await.map_err(gone)
+    /// Puts `command` in `conn`'s queue now when it has room; otherwise
+    /// hands back what to wait on.
+    fn queue(&self, conn: ConnId, command: ConnCommand) -> Result<Queued<ConnCommand>, ServerError> {
+        let mut state = self.lock();
+        let sender = state.connections.get_mut(&conn).ok_or(ServerError::NoConnection(conn))?;
+        command_sender::queue(sender, command).map_err(|_| ServerError::NoConnection(conn))
     }
 
     /// Answers the oldest unanswered hello of `conn` with a descriptor.
     pub async fn answer_hello(&self, conn: ConnId, descriptor: Descriptor) -> Result<(), ServerError> {
-        self.call(conn, |reply| ConnCommand::AnswerHello(descriptor, reply)).await
+        self.call(conn, |reply| ConnCommand::AnswerHello(Box::new(descriptor), reply)).await
     }
 
     /// Refuses the oldest unanswered hello of `conn` (the connection closes with 1008).
@@ -613,38 +614,58 @@ impl ServerHandle {
     }
 
     /// Answers a request without waiting for the connection to take it:
-    /// returns once the answer is queued (waiting only while the
-    /// connection's queue is full). An answer the connection refuses (the
-    /// request id is unknown or already answered) is dropped; use
-    /// [`respond`](Self::respond) to hear of that. One task and one channel
-    /// hand-off fewer per request, for a connector answering many at once.
+    /// the future completes once the answer is queued. The answer is queued
+    /// by the call itself when the connection's queue has room (the future
+    /// is then already complete); only a full queue leaves the future
+    /// waiting. An answer the connection refuses (the request id is unknown
+    /// or already answered) is dropped; use [`respond`](Self::respond) to
+    /// hear of that. One task and one channel hand-off fewer per request,
+    /// for a connector answering many at once.
     ///
     /// # Errors
     ///
     /// [`ServerError::NoConnection`] when `conn` is not open.
-    pub async fn answer(
+    pub fn answer(
         &self,
         conn: ConnId,
         request_id: &str,
         result: ActionResult,
-    ) -> Result<(), ServerError> {
-        self.enqueue(conn, ConnCommand::Respond(request_id.to_owned(), result, None)).await
+    ) -> impl Future<Output = Result<(), ServerError>> + Send + 'static {
+        match self.queue(conn, ConnCommand::Respond(request_id.to_owned(), result, None)) {
+            Ok(queued) => {
+                Either::Left(queued.wait().map(move |done| done.map_err(|_| ServerError::NoConnection(conn))))
+            }
+            Err(error) => Either::Right(future::ready(Err(error))),
+        }
     }
 
     /// Pushes an inbound event to `conn`: live, or into its backlog when the
     /// gateway is idle ([`Delivery::Buffered`] once durable).
-    pub async fn push_inbound(&self, conn: ConnId, event: MessageEvent) -> Result<Delivery, ServerError> {
+    ///
+    /// The push is queued by the call itself when the connection's queue
+    /// has room (pushes keep the order of the calls); the future waits for
+    /// the verdict, and holds a few words instead of the event.
+    pub fn push_inbound(
+        &self,
+        conn: ConnId,
+        event: MessageEvent,
+    ) -> impl Future<Output = Result<Delivery, ServerError>> + Send + use<'_> {
         let frame = BufferedFrame::Inbound(Box::new(event));
-        let reply = self.call(conn, |reply| ConnCommand::Push(frame, reply)).await?;
-        settle(&self.state, reply).await
+        let pushed = self.call(conn, |reply| ConnCommand::Push(frame, reply));
+        async move { settle(&self.state, pushed.await?).await }
     }
 
     /// Pushes a passthrough forward to `conn`: live, or into its backlog when
-    /// the gateway is idle ([`Delivery::Buffered`] once durable).
-    pub async fn push_forward(&self, conn: ConnId, forward: Forward) -> Result<Delivery, ServerError> {
+    /// the gateway is idle ([`Delivery::Buffered`] once durable). Queued by
+    /// the call, as [`push_inbound`](Self::push_inbound) is.
+    pub fn push_forward(
+        &self,
+        conn: ConnId,
+        forward: Forward,
+    ) -> impl Future<Output = Result<Delivery, ServerError>> + Send + use<'_> {
         let frame = BufferedFrame::Forward(Box::new(forward));
-        let reply = self.call(conn, |reply| ConnCommand::Push(frame, reply)).await?;
-        settle(&self.state, reply).await
+        let pushed = self.call(conn, |reply| ConnCommand::Push(frame, reply));
+        async move { settle(&self.state, pushed.await?).await }
     }
 
     /// Sends `interrupt_inbound` down the connection that owns `session_key` (PROTOCOL §6).

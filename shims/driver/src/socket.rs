@@ -62,7 +62,11 @@ impl<E> Outbox<E> {
         }
     }
 
-    pub(crate) fn send_line(&mut self, line: String) {
+    pub(crate) fn send_line(&mut self, mut line: String) {
+        // A message's bytes are the line's own allocation only when it is
+        // exactly full; otherwise they take a second, shared one per message.
+        // Lines are sized up front, so the shrink is (almost always) in place.
+        line.shrink_to_fit();
         self.frames_out.count_line(line.as_bytes());
         self.queued_bytes += line.len();
         self.messages.push_back(Message::text(line));
@@ -281,6 +285,9 @@ where
     fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progressed = false;
         for _ in 0..READ_BUDGET {
+            // Hand the last message's events on before reading the next: a
+            // consumer with room keeps the reads going, a full one stops them.
+            self.poll_deliver(cx);
             if !self.out.events.is_empty() || self.ending.is_some() {
                 break;
             }
