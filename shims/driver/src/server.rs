@@ -643,8 +643,8 @@ impl ServerHandle {
     /// gateway is idle ([`Delivery::Buffered`] once durable).
     ///
     /// The push is queued by the call itself when the connection's queue
-    /// has room (pushes keep the order of the calls); the future waits for
-    /// the verdict, and holds a few words instead of the event.
+    /// has room; the future waits for the verdict (or, behind a full queue,
+    /// for room first), and holds a few words instead of the event.
     pub fn push_inbound(
         &self,
         conn: ConnId,
