@@ -98,6 +98,14 @@ impl FrameCounters {
     /// Counts the frames of `text` (lines, each ending with `\n` but maybe
     /// the last).
     pub(crate) fn count(&mut self, text: &[u8]) {
+        // The usual message, one line and its newline, takes one search.
+        let body = text.strip_suffix(b"\n").unwrap_or(text);
+        if memchr::memchr(b'\n', body).is_none() {
+            if !body.is_empty() {
+                self.count_line(body);
+            }
+            return;
+        }
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', text).chain([text.len()]) {
             let line = &text[start..end];
@@ -249,9 +257,16 @@ mod tests {
         let mut counters = FrameCounters::new(Side::Gateway, "in");
         counters.count(b"{\"type\":\"inbound\"}\n\n{\"type\":\"made_up\"}\n{\"type\":\"descriptor\"}");
         counters.count(b"{\"type\":\"inbound\"}\n");
+        counters.count(b"{\"type\":\"made_up\"}");
+        counters.count(b"\n");
+        counters.count(b"");
         let tallied =
             |c: &FrameCounters| (c.unflushed[FrameType::Inbound as usize], c.unflushed[FrameType::ALL.len()]);
-        assert_eq!(tallied(&counters), (2, 1));
+        assert_eq!(
+            tallied(&counters),
+            (2, 2),
+            "one line with its newline, one without, none in a bare newline"
+        );
         assert!(counters.handles.iter().all(Option::is_none), "no handle before the flush");
         counters.flush();
         assert_eq!(tallied(&counters), (0, 0));
