@@ -108,6 +108,6 @@ pub use config::ConnectorConfig;
 pub use machine::ConnectorMachine;
 pub use output::{Action, CloseReason, ConnectorError, Event, PushOutcome};
 pub use profiles::{descriptor_for, echo_result};
-pub use router::{DEFAULT_ROUTER_CAPACITY, NoRoute, SessionRouter};
+pub use router::{DEFAULT_ROUTER_CAPACITY, NoRoute, SessionRouter, named_session};
 pub use stats::Stats;
 pub use store::{StoreFailure, StoreRequest, serve_request};

@@ -115,14 +115,8 @@ impl<C: Ord + Clone> SessionRouter<C> {
     /// Notes what a machine event from `connection` says about ownership:
     /// a `follow_up` request or an `interrupt` names a session.
     pub fn observe(&mut self, connection: C, event: &Event) {
-        match event {
-            Event::Request { action, .. } => {
-                if let OutboundAction::FollowUp(follow_up) = action.as_ref() {
-                    self.note_session(connection, &follow_up.session_key);
-                }
-            }
-            Event::Interrupt { session_key, .. } => self.note_session(connection, session_key),
-            _ => {}
+        if let Some(session_key) = named_session(event) {
+            self.note_session(connection, session_key);
         }
     }
 
@@ -175,5 +169,20 @@ impl<C: Ord + Clone> SessionRouter<C> {
                 self.by_connection.remove(&connection);
             }
         }
+    }
+}
+
+/// The session a machine event from a gateway names, which that gateway
+/// then owns: a `follow_up` request's or an `interrupt`'s. What
+/// [`SessionRouter::observe`] notes, for a caller that must tell these
+/// events apart first (to take a lock only for them, say).
+pub fn named_session(event: &Event) -> Option<&str> {
+    match event {
+        Event::Request { action, .. } => match action.as_ref() {
+            OutboundAction::FollowUp(follow_up) => Some(&follow_up.session_key),
+            _ => None,
+        },
+        Event::Interrupt { session_key, .. } => Some(session_key),
+        _ => None,
     }
 }

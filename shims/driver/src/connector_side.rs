@@ -10,10 +10,10 @@ use futures::FutureExt as _;
 use futures::channel::oneshot;
 use relay_core::connector::{
     Action, BacklogEntry, BacklogKey, BufferedFrame, CloseReason, ConnectorError, ConnectorMachine, Event,
-    PushOutcome, StoreFailure, StoreRequest,
+    PushOutcome, StoreFailure, StoreRequest, named_session,
 };
 use relay_core::policy::{SessionKeyOptions, session_key};
-use relay_core::wire::{ActionResult, Descriptor, OutboundAction};
+use relay_core::wire::{ActionResult, Descriptor};
 use relay_store::StoreFuture;
 
 use crate::metrics::{self, Side};
@@ -336,20 +336,6 @@ impl Endpoint for ConnectorSide {
             metrics::replayed(replayed - self.replayed);
             self.replayed = replayed;
         }
-    }
-}
-
-/// The session a frame from the gateway names, which its gateway then owns
-/// (the cases `SessionRouter::observe` notes, told apart here so that the
-/// other events take no lock).
-fn named_session(event: &Event) -> Option<&str> {
-    match event {
-        Event::Request { action, .. } => match action.as_ref() {
-            OutboundAction::FollowUp(follow_up) => Some(&follow_up.session_key),
-            _ => None,
-        },
-        Event::Interrupt { session_key, .. } => Some(session_key),
-        _ => None,
     }
 }
 
